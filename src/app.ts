@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import cors from '@fastify/cors'
+import helmet from '@fastify/helmet'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Config } from './config.js'
+import { createRefreshTokensRepository } from './modules/auth/repository.js'
+import { authRoutes } from './modules/auth/routes.js'
+import { createAuthService } from './modules/auth/service.js'
+import { type DependencyCheck, healthRoutes } from './modules/health/routes.js'
+import { createUsersRepository } from './modules/users/repository.js'
+import { usersRoutes } from './modules/users/routes.js'
+import { createUsersService } from './modules/users/service.js'
+import { AccessTokens, registerAuthHooks } from './platform/auth.js'
+import { migrateToLatest, openDatabase } from './platform/database.js'
+import { registerErrorHandling } from './platform/errors.js'
+import { createMetrics, registerHttpMetrics } from './platform/metrics.js'
+import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
+import { connectRedis, type RedisHandle } from './platform/redis.js'
+import { Problem } from './platform/schemas.js'
+import { UserStateCache } from './platform/user-state-cache.js'
+
+export const API_PREFIX = '/api/v1'
+const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000
+
+/** A client-supplied request id is kept when it is short and harmless; anything else is replaced. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+function requestId(request: IncomingMessage): string {
+  const supplied = request.headers['x-request-id']
+  return typeof supplied === 'string' && SANE_REQUEST_ID.test(supplied) ? supplied : randomUUID()
+}
+
+/** Everything the service is made of except HTTP: shared by the server and the command line. */
+export async function createServices(config: Config, log: FastifyBaseLogger) {
+  const metrics = createMetrics()
+  const database = await openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax })
+  let redis: RedisHandle | undefined
+  try {
+    await migrateToLatest(database)
+    if (config.redisUrl) {
+      redis = await connectRedis(config.redisUrl, config.redisKeyPrefix, log, () =>
+        metrics.redisAvailable.set(redis?.isReady() ? 1 : 0),
+      )
+      metrics.redisAvailable.set(redis.isReady() ? 1 : 0)
+    }
+  } catch (error) {
+    await database.close()
+    throw error
+  }
+
+  const usersRepository = createUsersRepository(database.db)
+  const refreshTokens = createRefreshTokensRepository(database.db)
+  const userStates = new UserStateCache(async (id) => {
+    const user = await usersRepository.findById(id)
+    return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
+  }, redis)
+  const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
+  const pruneExpiredTokens = setInterval(() => {
+    refreshTokens
+      .deleteExpired(new Date().toISOString())
+      .catch((error) => log.warn({ err: error }, 'token pruning failed'))
+  }, TOKEN_PRUNE_INTERVAL_MS).unref()
+  return {
+    metrics,
+    database,
+    redis,
+    accessTokens,
+    rateLimits: createRateLimits(new RateLimitStore(redis), metrics, config.rateLimit),
+    users: createUsersService({
+      db: database.db,
+      dialect: database.dialect,
+      users: usersRepository,
+      refreshTokens,
+      userStates,
+    }),
+    auth: createAuthService({
+      db: database.db,
+      users: usersRepository,
+      refreshTokens,
+      accessTokens,
+      refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
+      metrics,
+    }),
+    async close() {
+      clearInterval(pruneExpiredTokens)
+      await redis?.close()
+      await database.close()
+    },
+  }
+}
+
+export type Services = Awaited<ReturnType<typeof createServices>>
+
+export interface BuildOptions {
+  /** Replaces the pino logger configuration (tests pass false). */
+  logger?: boolean
+}
+
+/** Builds the whole service from a config: the one place where every part is created and wired. */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            redact: {
+              paths: [
+                'req.headers.authorization',
+                'req.headers.cookie',
+                '*.password',
+                '*.currentPassword',
+                '*.refresh_token',
+                '*.access_token',
+              ],
+              censor: '[redacted]',
+            },
+          },
+    genReqId: requestId,
+    trustProxy: config.trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs + 5000,
+    // Longer than a typical load balancer's idle timeout (60 s), so the balancer closes first.
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const services = await createServices(config, app.log)
+  const { metrics, database, redis, accessTokens, rateLimits } = services
+  app.addHook('onClose', () => services.close())
+
+  if (config.bootstrapAdmin) {
+    const { user, created } = await services.users.ensureAdmin(config.bootstrapAdmin)
+    if (created) app.log.info({ username: user.username }, 'bootstrap admin created')
+  }
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  registerErrorHandling(app)
+  registerHttpMetrics(app, metrics)
+  registerAuthHooks(app, accessTokens, metrics)
+  // Plain-HTTP deployments (localhost, a LAN) must keep working, so no upgrade-insecure-requests.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
+  await app.register(cors, {
+    origin: config.corsOrigins.includes('*')
+      ? '*'
+      : config.corsOrigins.length > 0
+        ? [...config.corsOrigins]
+        : false,
+    exposedHeaders: [
+      'x-request-id',
+      'retry-after',
+      'ratelimit-limit',
+      'ratelimit-remaining',
+      'ratelimit-reset',
+    ],
+  })
+  app.addSchema(Problem)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Math API',
+        version: '1.0.0',
+        description: 'Exact big-number math with per-user history, products, tasks and files.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) || `def-${i}`,
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  const dependencies: DependencyCheck[] = [{ name: 'database', required: true, check: () => database.ping() }]
+  if (redis) dependencies.push({ name: 'redis', required: false, check: () => redis.ping() })
+  await app.register(healthRoutes, { dependencies })
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, { auth: services.auth, users: services.users, rateLimits })
+      // Everything but the auth endpoints counts against the caller's read or write budget.
+      await api.register(async (limited) => {
+        limited.addHook('preHandler', rateLimits.perUser)
+        await limited.register(usersRoutes, { users: services.users })
+      })
+    },
+    { prefix: API_PREFIX },
+  )
+
+  return app
+}

@@ -1,0 +1,110 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { AccessTokens } from '../../platform/auth.js'
+import type { Database } from '../../platform/db-schema.js'
+import { unauthorized } from '../../platform/errors.js'
+import type { Metrics } from '../../platform/metrics.js'
+import { verifyAgainstDummy, verifyPassword } from '../../platform/passwords.js'
+import type { User, UsersRepository } from '../users/repository.js'
+import type { RefreshTokensRepository } from './repository.js'
+
+export interface TokenPair {
+  access_token: string
+  token_type: 'bearer'
+  expires_in: number
+  refresh_token: string
+}
+
+/** Refresh tokens are 256 random bits; only their SHA-256 is stored, so a database leak yields no usable token. */
+const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest('hex')
+
+export interface AuthServiceDeps {
+  db: Kysely<Database>
+  users: UsersRepository
+  refreshTokens: RefreshTokensRepository
+  accessTokens: AccessTokens
+  refreshTokenTtlSeconds: number
+  metrics: Metrics
+}
+
+export function createAuthService({
+  db,
+  users,
+  refreshTokens,
+  accessTokens,
+  refreshTokenTtlSeconds,
+  metrics,
+}: AuthServiceDeps) {
+  async function issuePair(
+    user: User,
+    familyId: string,
+    executor: Parameters<RefreshTokensRepository['insert']>[1] = db,
+  ): Promise<TokenPair> {
+    const refreshToken = randomBytes(32).toString('base64url')
+    await refreshTokens.insert(
+      {
+        id: randomUUID(),
+        userId: user.id,
+        familyId,
+        tokenHash: hashRefreshToken(refreshToken),
+        expiresAt: new Date(Date.now() + refreshTokenTtlSeconds * 1000).toISOString(),
+      },
+      executor,
+    )
+    const access = await accessTokens.issue(user)
+    return {
+      access_token: access.token,
+      token_type: 'bearer',
+      expires_in: access.expiresIn,
+      refresh_token: refreshToken,
+    }
+  }
+
+  function fail(reason: string, message: string): never {
+    metrics.authFailures.inc({ reason })
+    throw unauthorized(message)
+  }
+
+  return {
+    /** Same answer, and about the same time, for an unknown user, a wrong password and a deactivated account. */
+    async login(username: string, password: string): Promise<TokenPair> {
+      const user = await users.findByUsername(username)
+      const valid = user
+        ? await verifyPassword(user.passwordHash, password)
+        : await verifyAgainstDummy(password)
+      if (!user || !valid || !user.isActive) fail('bad_credentials', 'Incorrect username or password')
+      return issuePair(user, randomUUID())
+    },
+
+    /**
+     * Rotation: the presented token is spent and a new one of the same family issued. A token presented
+     * twice means one copy is in someone else's hands; the whole family is revoked.
+     */
+    async refresh(presented: string): Promise<TokenPair> {
+      const outcome = await db.transaction().execute(async (trx) => {
+        const record = await refreshTokens.findByHash(hashRefreshToken(presented), trx)
+        if (!record) return { error: 'unknown' as const }
+        if (record.usedAt || record.revokedAt || !(await refreshTokens.markUsed(record.id, trx))) {
+          await refreshTokens.revokeFamily(record.familyId, trx)
+          return { error: 'reused' as const }
+        }
+        if (record.expiresAt <= new Date().toISOString()) return { error: 'expired' as const }
+        const user = await users.findById(record.userId, trx)
+        if (!user?.isActive) return { error: 'inactive' as const }
+        return { pair: await issuePair(user, record.familyId, trx) }
+      })
+      if (outcome.pair) return outcome.pair
+      if (outcome.error === 'reused')
+        fail('refresh_reuse', 'Refresh token was already used; all sessions of this login are revoked')
+      return fail(`refresh_${outcome.error}`, 'Invalid refresh token')
+    },
+
+    /** Ends the login the token belongs to. Unknown tokens are ignored: logout is idempotent. */
+    async logout(presented: string): Promise<void> {
+      const record = await refreshTokens.findByHash(hashRefreshToken(presented))
+      if (record) await refreshTokens.revokeFamily(record.familyId)
+    },
+  }
+}
+
+export type AuthService = ReturnType<typeof createAuthService>

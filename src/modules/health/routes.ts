@@ -1,0 +1,107 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+
+export interface DependencyCheck {
+  name: string
+  /** A required dependency being down makes the instance unready; an optional one only degrades it. */
+  required: boolean
+  check: () => Promise<void>
+}
+
+const CheckResult = Type.Object({
+  status: Type.Union([Type.Literal('up'), Type.Literal('down')], { description: 'Whether it answered' }),
+  required: Type.Boolean({ description: 'Whether the service is unready without it' }),
+  latencyMs: Type.Number({ description: 'Time the check took, in milliseconds' }),
+  error: Type.Optional(Type.String({ description: 'Why it is down' })),
+})
+
+const Readiness = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+      description:
+        'ok: everything answers; degraded: an optional dependency is down; unavailable: a required one is',
+    }),
+    checks: Type.Record(Type.String(), CheckResult, { description: 'Each configured dependency, by name' }),
+  },
+  { description: 'Readiness report' },
+)
+
+const Liveness = Type.Object(
+  {
+    status: Type.Literal('ok', { description: 'Always ok while the process runs' }),
+    uptimeSeconds: Type.Number({ description: 'Seconds since the process started' }),
+  },
+  { description: 'Liveness report' },
+)
+
+const CHECK_TIMEOUT_MS = 2000
+
+async function run(dependency: DependencyCheck) {
+  const started = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      dependency.check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        )
+      }),
+    ])
+    return { status: 'up' as const, required: dependency.required, latencyMs: elapsed(started) }
+  } catch (error) {
+    return {
+      status: 'down' as const,
+      required: dependency.required,
+      latencyMs: elapsed(started),
+      error: error instanceof Error ? error.message : 'unknown error',
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{ dependencies: DependencyCheck[] }> = async (
+  app,
+  { dependencies },
+) => {
+  const tags = ['operations']
+
+  app.get(
+    '/health/live',
+    {
+      schema: {
+        operationId: 'health-live',
+        summary: 'Liveness: 200 while the process runs',
+        tags,
+        response: { 200: Liveness },
+      },
+    },
+    async () => ({ status: 'ok' as const, uptimeSeconds: Math.round(process.uptime()) }),
+  )
+
+  const ready = async (_request: FastifyRequest, reply: FastifyReply) => {
+    const results = await Promise.all(
+      dependencies.map(async (dependency) => [dependency.name, await run(dependency)] as const),
+    )
+    const requiredDown = results.some(([, result]) => result.required && result.status === 'down')
+    const anyDown = results.some(([, result]) => result.status === 'down')
+    return reply.code(requiredDown ? 503 : 200).send({
+      status: requiredDown ? 'unavailable' : anyDown ? 'degraded' : 'ok',
+      checks: Object.fromEntries(results),
+    })
+  }
+  const readySchema = (operationId: string, summary: string) => ({
+    schema: { operationId, summary, tags, response: { 200: Readiness, 503: Readiness } },
+  })
+  app.get(
+    '/health/ready',
+    readySchema('health-ready', 'Readiness: 503 when a required dependency is down'),
+    ready,
+  )
+  app.get('/health', readySchema('health', 'Same as /health/ready'), ready)
+}

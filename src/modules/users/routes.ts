@@ -1,0 +1,106 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
+import { RoleUpdate, UserPublic, UsersListQuery, UsersPage, UserUpdate } from './schemas.js'
+import type { UsersService } from './service.js'
+
+export interface UsersRoutesOptions {
+  users: UsersService
+}
+
+export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { users }) => {
+  const tags = ['users']
+  const security = [{ bearerAuth: [] }]
+  const adminOnly = [app.authenticate, app.requireRole('admin')]
+
+  app.get(
+    '/users',
+    {
+      schema: {
+        operationId: 'users-list',
+        summary: 'List users (admin)',
+        tags,
+        security,
+        querystring: UsersListQuery,
+        response: { 200: UsersPage, ...problemResponses(400, 401, 403, 429) },
+      },
+      onRequest: adminOnly,
+    },
+    async (request) => {
+      const { page, pageSize } = request.query
+      const { items, total } = await users.list((page - 1) * pageSize, pageSize)
+      return pageOf(items, total, request.query)
+    },
+  )
+
+  app.get(
+    '/users/:id',
+    {
+      schema: {
+        operationId: 'users-get',
+        summary: 'Get a user (admin, or yourself)',
+        tags,
+        security,
+        params: IdParams,
+        response: { 200: UserPublic, ...problemResponses(400, 401, 403, 404, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => users.get(request.user!, request.params.id),
+  )
+
+  app.patch(
+    '/users/:id',
+    {
+      schema: {
+        operationId: 'users-update',
+        summary: 'Change email, password (yours needs currentPassword) or, as admin, isActive',
+        tags,
+        security,
+        params: IdParams,
+        body: UserUpdate,
+        response: { 200: UserPublic, ...problemResponses(400, 401, 403, 404, 409, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => users.update(request.user!, request.params.id, request.body),
+  )
+
+  app.put(
+    '/users/:id/role',
+    {
+      schema: {
+        operationId: 'users-set-role',
+        summary: 'Change a user’s role (admin; the last active admin cannot be demoted)',
+        tags,
+        security,
+        params: IdParams,
+        body: RoleUpdate,
+        response: { 200: UserPublic, ...problemResponses(400, 401, 403, 404, 409, 429) },
+      },
+      onRequest: adminOnly,
+    },
+    async (request) => users.setRole(request.params.id, request.body.role),
+  )
+
+  app.delete(
+    '/users/:id',
+    {
+      schema: {
+        operationId: 'users-delete',
+        summary: 'Delete a user (admin, or yourself); their tokens stop working at once',
+        tags,
+        security,
+        params: IdParams,
+        response: {
+          204: { type: 'null', description: 'Deleted' },
+          ...problemResponses(400, 401, 403, 404, 409, 429),
+        },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request, reply) => {
+      await users.delete(request.user!, request.params.id)
+      return reply.code(204).send(null)
+    },
+  )
+}

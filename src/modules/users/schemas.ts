@@ -1,0 +1,64 @@
+import { type Static, Type } from 'typebox'
+import { PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+
+export const Username = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  pattern: '^[A-Za-z0-9_.-]{3,32}$',
+  description: '3–32 characters of A–Z, a–z, 0–9, _ . -; unique regardless of case',
+})
+export const Email = Type.String({
+  format: 'email',
+  maxLength: 254,
+  description: 'Email address; unique regardless of case',
+})
+export const Password = Type.String({
+  minLength: 8,
+  maxLength: 128,
+  description: 'Password, 8–128 characters',
+})
+export const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')], {
+  description: 'Role: user or admin',
+})
+
+export const UserPublic = Type.Object(
+  {
+    id: Uuid,
+    username: Username,
+    email: Type.String({ description: 'Email address' }),
+    role: Role,
+    isActive: Type.Boolean({ description: 'False when an admin has deactivated the account' }),
+    createdAt: Timestamp,
+  },
+  { description: 'A user account (never includes the password hash)' },
+)
+
+export const UsersPage = Type.Object(
+  {
+    items: Type.Array(UserPublic, { description: 'Users on this page, oldest first' }),
+    total: Type.Integer({ description: 'Number of users in all pages' }),
+    page: Type.Integer({ description: 'This page number, from 1' }),
+    pageSize: Type.Integer({ description: 'Page size used' }),
+  },
+  { description: 'A page of users' },
+)
+
+export const UsersListQuery = PageQuery
+
+export const UserUpdate = Type.Object(
+  {
+    email: Type.Optional(Email),
+    password: Type.Optional(Password),
+    currentPassword: Type.Optional(
+      Type.String({ maxLength: 128, description: 'Required when changing your own password' }),
+    ),
+    isActive: Type.Optional(Type.Boolean({ description: 'Admin only: false deactivates the account' })),
+  },
+  { additionalProperties: false, minProperties: 1, description: 'Fields to change' },
+)
+export type UserUpdate = Static<typeof UserUpdate>
+
+export const RoleUpdate = Type.Object(
+  { role: Role },
+  { additionalProperties: false, description: 'The new role' },
+)

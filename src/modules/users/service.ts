@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { AuthUser } from '../../platform/auth.js'
+import type { Dialect } from '../../platform/database.js'
+import { uniqueViolation } from '../../platform/database.js'
+import type { Database, Role } from '../../platform/db-schema.js'
+import { badRequest, conflict, forbidden, notFound } from '../../platform/errors.js'
+import { hashPassword, verifyPassword } from '../../platform/passwords.js'
+import type { UserStateCache } from '../../platform/user-state-cache.js'
+import type { RefreshTokensRepository } from '../auth/repository.js'
+import type { Executor, User, UsersRepository } from './repository.js'
+
+export interface UserPublic {
+  id: string
+  username: string
+  email: string
+  role: Role
+  isActive: boolean
+  createdAt: string
+}
+
+export interface NewUser {
+  username: string
+  email: string
+  password: string
+}
+
+export interface UserChanges {
+  email?: string
+  password?: string
+  currentPassword?: string
+  isActive?: boolean
+}
+
+export function toPublic(user: User): UserPublic {
+  const { id, username, email, role, isActive, createdAt } = user
+  return { id, username, email, role, isActive, createdAt }
+}
+
+function conflictFor(error: unknown): Error {
+  const index = uniqueViolation(error)
+  if (index?.includes('username')) return conflict('Username is already taken')
+  if (index?.includes('email')) return conflict('Email is already registered')
+  return error as Error
+}
+
+export interface UsersServiceDeps {
+  db: Kysely<Database>
+  dialect: Dialect
+  users: UsersRepository
+  refreshTokens: RefreshTokensRepository
+  userStates: UserStateCache
+}
+
+export function createUsersService({ db, dialect, users, refreshTokens, userStates }: UsersServiceDeps) {
+  /** Admin-only changes must leave at least one active admin, checked under lock in the same transaction. */
+  async function assertAnotherAdminRemains(executor: Executor, target: User): Promise<void> {
+    if (target.role !== 'admin' || !target.isActive) return
+    const admins = await users.activeAdminIds(executor, dialect === 'postgres')
+    if (admins.filter((id) => id !== target.id).length === 0) {
+      throw conflict('The last active admin cannot be demoted, deactivated or deleted')
+    }
+  }
+
+  function assertSelfOrAdmin(actor: AuthUser, id: string): void {
+    if (actor.role !== 'admin' && actor.id !== id) throw forbidden('You may only access your own account')
+  }
+
+  async function create(input: NewUser, role: Role): Promise<User> {
+    const now = new Date().toISOString()
+    try {
+      return await users.insert({
+        id: randomUUID(),
+        username: input.username,
+        email: input.email,
+        passwordHash: await hashPassword(input.password),
+        role,
+        isActive: 1,
+        tokenVersion: 0,
+        createdAt: now,
+        updatedAt: now,
+      })
+    } catch (error) {
+      throw conflictFor(error)
+    }
+  }
+
+  return {
+    /** Self-service sign-up: the role is always `user`, whatever the request said. */
+    async register(input: NewUser): Promise<UserPublic> {
+      return toPublic(await create(input, 'user'))
+    },
+
+    /**
+     * First admin, from start-up configuration or the CLI. Idempotent: an existing account of that name is
+     * promoted and reactivated, its password left alone.
+     */
+    async ensureAdmin(input: NewUser): Promise<{ user: UserPublic; created: boolean }> {
+      const existing = await users.findByUsername(input.username)
+      if (existing) {
+        if (existing.role === 'admin' && existing.isActive)
+          return { user: toPublic(existing), created: false }
+        const promoted = await users.bumpTokenVersion(existing.id, {
+          role: 'admin',
+          isActive: 1,
+          updatedAt: new Date().toISOString(),
+        })
+        await userStates.invalidate(existing.id)
+        return { user: toPublic(promoted ?? existing), created: false }
+      }
+      try {
+        return { user: toPublic(await create(input, 'admin')), created: true }
+      } catch (error) {
+        // Another instance bootstrapping the same admin at the same moment won the race.
+        const raced = await users.findByUsername(input.username)
+        if (raced) return { user: toPublic(raced), created: false }
+        throw error
+      }
+    },
+
+    async get(actor: AuthUser, id: string): Promise<UserPublic> {
+      assertSelfOrAdmin(actor, id)
+      const user = await users.findById(id)
+      if (!user) throw notFound('No such user')
+      return toPublic(user)
+    },
+
+    async list(offset: number, limit: number): Promise<{ items: UserPublic[]; total: number }> {
+      const { items, total } = await users.list(offset, limit)
+      return { items: items.map(toPublic), total }
+    },
+
+    async update(actor: AuthUser, id: string, changes: UserChanges): Promise<UserPublic> {
+      assertSelfOrAdmin(actor, id)
+      if (changes.isActive !== undefined && actor.role !== 'admin')
+        throw forbidden('Only an admin may change isActive')
+      const target = await users.findById(id)
+      if (!target) throw notFound('No such user')
+      if (changes.password !== undefined && actor.id === id) {
+        if (
+          !changes.currentPassword ||
+          !(await verifyPassword(target.passwordHash, changes.currentPassword))
+        ) {
+          throw badRequest('currentPassword is missing or wrong', [
+            { path: '/body/currentPassword', message: 'must be your current password' },
+          ])
+        }
+      }
+      const passwordHash = changes.password === undefined ? undefined : await hashPassword(changes.password)
+      const revokesSessions = passwordHash !== undefined || changes.isActive === false
+      const patch = {
+        updatedAt: new Date().toISOString(),
+        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        ...(passwordHash !== undefined ? { passwordHash } : {}),
+        ...(changes.isActive !== undefined ? { isActive: changes.isActive ? 1 : 0 } : {}),
+      }
+      let updated: User | undefined
+      try {
+        updated = await db.transaction().execute(async (trx) => {
+          if (changes.isActive === false) await assertAnotherAdminRemains(trx, target)
+          if (!revokesSessions) return users.update(id, patch, trx)
+          await refreshTokens.revokeAllForUser(id, trx)
+          return users.bumpTokenVersion(id, patch, trx)
+        })
+      } catch (error) {
+        throw conflictFor(error)
+      }
+      if (!updated) throw notFound('No such user')
+      if (revokesSessions) await userStates.invalidate(id)
+      return toPublic(updated)
+    },
+
+    async setRole(id: string, role: Role): Promise<UserPublic> {
+      const updated = await db.transaction().execute(async (trx) => {
+        const target = await users.findById(id, trx)
+        if (!target) throw notFound('No such user')
+        if (target.role === role) return target
+        if (role !== 'admin') await assertAnotherAdminRemains(trx, target)
+        return users.bumpTokenVersion(id, { role, updatedAt: new Date().toISOString() }, trx)
+      })
+      if (!updated) throw notFound('No such user')
+      await userStates.invalidate(id)
+      return toPublic(updated)
+    },
+
+    async delete(actor: AuthUser, id: string): Promise<void> {
+      assertSelfOrAdmin(actor, id)
+      await db.transaction().execute(async (trx) => {
+        const target = await users.findById(id, trx)
+        if (!target) throw notFound('No such user')
+        await assertAnotherAdminRemains(trx, target)
+        await users.delete(id, trx)
+      })
+      await userStates.invalidate(id)
+    },
+  }
+}
+
+export type UsersService = ReturnType<typeof createUsersService>

@@ -1,0 +1,145 @@
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import SQLite from 'better-sqlite3'
+import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely'
+import { Migrator } from 'kysely/migration'
+import pg from 'pg'
+import type { Database } from './db-schema.js'
+import { migrationProvider } from './migrations/index.js'
+
+export type Dialect = 'sqlite' | 'postgres'
+
+export interface DatabaseHandle {
+  readonly db: Kysely<Database>
+  readonly dialect: Dialect
+  /** PostgreSQL schema chosen with `?schema=`; migrations keep their bookkeeping tables in it too. */
+  readonly schema?: string
+  /** Round trip to the server; rejects when it does not answer within `timeoutMs`. */
+  ping(timeoutMs?: number): Promise<void>
+  /** Connections in use / idle / waiting, for metrics (SQLite reports one connection). */
+  poolStats(): { total: number; idle: number; waiting: number }
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  poolMax?: number
+}
+
+// pg returns int8 (COUNT(*), bigserial) as strings by default; our counts fit comfortably in a double.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10))
+
+function openSqlite(location: string): DatabaseHandle {
+  const inMemory = location === ':memory:'
+  if (!inMemory) mkdirSync(dirname(resolve(location)), { recursive: true })
+  const sqlite = new SQLite(inMemory ? ':memory:' : location)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma('synchronous = NORMAL')
+  sqlite.pragma('foreign_keys = ON')
+  sqlite.pragma('busy_timeout = 5000')
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: sqlite }),
+    plugins: [new CamelCasePlugin()],
+  })
+  return {
+    db,
+    dialect: 'sqlite',
+    async ping() {
+      sqlite.prepare('select 1').get()
+    },
+    poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
+    close: () => db.destroy(),
+  }
+}
+
+/** A `schema` query parameter selects (and creates) a PostgreSQL schema: how tests and tenants get isolation. */
+function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
+  const parsed = new URL(url)
+  const schema = parsed.searchParams.get('schema')
+  parsed.searchParams.delete('schema')
+  if (schema !== null && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error('DATABASE_URL: schema must be a lower-case SQL identifier')
+  }
+  const pool = new pg.Pool({
+    connectionString: parsed.toString(),
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    // Bounds every statement, so a stalled server turns into an error instead of a hung request.
+    statement_timeout: 15_000,
+    query_timeout: 20_000,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  })
+  // An idle client losing its connection emits 'error' on the pool; without a listener that kills the process.
+  pool.on('error', () => {})
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    plugins: [new CamelCasePlugin()],
+  })
+  return {
+    db,
+    dialect: 'postgres',
+    ...(schema ? { schema } : {}),
+    async ping(timeoutMs = 2000) {
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('database ping timed out')), timeoutMs)
+      })
+      try {
+        await Promise.race([sql`select 1`.execute(db), timeout])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => db.destroy(),
+  }
+}
+
+export async function openDatabase(url: string, options: DatabaseOptions = {}): Promise<DatabaseHandle> {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length) || ':memory:')
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const schema = new URL(url).searchParams.get('schema')
+    if (schema) await ensureSchema(url, schema)
+    return openPostgres(url, options)
+  }
+  throw new Error('DATABASE_URL must start with sqlite: or postgres://')
+}
+
+async function ensureSchema(url: string, schema: string): Promise<void> {
+  const parsed = new URL(url)
+  parsed.searchParams.delete('schema')
+  const client = new pg.Client({ connectionString: parsed.toString(), connectionTimeoutMillis: 5000 })
+  await client.connect()
+  try {
+    await client.query(`create schema if not exists "${schema}"`)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Applies every pending migration; throws (with the failing migration's name) when one fails. */
+export async function migrateToLatest(handle: DatabaseHandle): Promise<string[]> {
+  const migrator = new Migrator({
+    db: handle.db,
+    provider: migrationProvider(handle.dialect),
+    // Without it, Kysely may find another schema's bookkeeping table and believe its own exists.
+    ...(handle.schema ? { migrationTableSchema: handle.schema } : {}),
+  })
+  const { error, results = [] } = await migrator.migrateToLatest()
+  const failed = results.find((result) => result.status === 'Error')
+  if (error) {
+    const name = failed ? ` (${failed.migrationName})` : ''
+    throw new Error(`migration failed${name}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return results.filter((result) => result.status === 'Success').map((result) => result.migrationName)
+}
+
+/** The violated unique index's name when `error` is a unique violation on either database. */
+export function uniqueViolation(error: unknown): string | undefined {
+  const { code, constraint, message } = error as { code?: string; constraint?: string; message?: string }
+  if (code === '23505') return constraint ?? 'unique'
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
+    return /index '([^']+)'/.exec(message ?? '')?.[1] ?? /failed: (\S+)/.exec(message ?? '')?.[1] ?? 'unique'
+  }
+  return undefined
+}

@@ -1,0 +1,23 @@
+import type { Migration, MigrationProvider } from 'kysely/migration'
+import type { Dialect } from '../database.js'
+import { users } from './0001-users.js'
+
+/**
+ * Migrations are numbered and listed here explicitly, so the built output needs no directory scanning.
+ * Each is a function of the dialect: column types differ, the schema they describe does not.
+ */
+export type DialectMigration = (dialect: Dialect) => Migration
+
+const migrations: Record<string, DialectMigration> = {
+  '0001-users': users,
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      return Object.fromEntries(
+        Object.entries(migrations).map(([name, migration]) => [name, migration(dialect)]),
+      )
+    },
+  }
+}

@@ -1,0 +1,92 @@
+import type { FastifyBaseLogger } from 'fastify'
+import { Redis } from 'ioredis'
+
+export interface RedisHandle {
+  /** Prefixed to every key by the client itself; channels carry it explicitly. */
+  readonly keyPrefix: string
+  /** Commands fail at once while disconnected (no offline queue), so callers can fall back instead of waiting. */
+  readonly client: Redis
+  /** Pub/sub needs its own connection. */
+  readonly subscriber: Redis
+  isReady(): boolean
+  ping(timeoutMs?: number): Promise<void>
+  close(): Promise<void>
+}
+
+function connect(
+  url: string,
+  name: string,
+  keyPrefix: string,
+  log: FastifyBaseLogger,
+  onStateChange: () => void,
+): Redis {
+  const client = new Redis(url, {
+    keyPrefix,
+    connectionName: name,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+    connectTimeout: 2000,
+    // Keep trying forever with a capped backoff: Redis coming back must be noticed without a restart.
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
+  })
+  let down = false
+  client.on('ready', () => {
+    if (down) log.info({ redis: name }, 'redis connection restored')
+    down = false
+    onStateChange()
+  })
+  client.on('error', (error) => {
+    // Logged once per outage; ioredis emits an error on every reconnect attempt.
+    if (!down) log.warn({ redis: name, err: error }, 'redis unavailable; degrading to in-process state')
+    down = true
+    onStateChange()
+  })
+  client.on('end', onStateChange)
+  client.on('close', onStateChange)
+  return client
+}
+
+export async function connectRedis(
+  url: string,
+  keyPrefix: string,
+  log: FastifyBaseLogger,
+  onStateChange: () => void = () => {},
+): Promise<RedisHandle> {
+  const client = connect(url, 'mathapi', keyPrefix, log, onStateChange)
+  const subscriber = connect(url, 'mathapi-sub', keyPrefix, log, onStateChange)
+  // Start-up waits briefly for Redis, but never fails because of it: the service works without it.
+  await Promise.race([
+    Promise.all([waitReady(client), waitReady(subscriber)]),
+    new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+  ])
+  return {
+    keyPrefix,
+    client,
+    subscriber,
+    isReady: () => client.status === 'ready',
+    async ping(timeoutMs = 1000) {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          client.ping(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs)
+          }),
+        ])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    async close() {
+      await Promise.allSettled([client.quit(), subscriber.quit()])
+      client.disconnect()
+      subscriber.disconnect()
+    },
+  }
+}
+
+function waitReady(client: Redis): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve()
+  return new Promise((resolve) => client.once('ready', () => resolve()))
+}

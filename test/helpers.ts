@@ -1,0 +1,187 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import pg from 'pg'
+import { describe } from 'vitest'
+import { buildApp } from '../src/app.js'
+import { type Config, loadConfig } from '../src/config.js'
+
+/*
+ * Every suite runs on SQLite, and again on PostgreSQL + Redis when TEST_DATABASE_URL and TEST_REDIS_URL
+ * are set. In CI (CI=true) they must be: a suite that silently skipped half the product would pass for
+ * the wrong reason.
+ */
+const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL
+const TEST_REDIS_URL = process.env.TEST_REDIS_URL
+const servicesRequired = process.env.CI === 'true' || process.env.REQUIRE_TEST_SERVICES === '1'
+if (servicesRequired && (!TEST_DATABASE_URL || !TEST_REDIS_URL)) {
+  throw new Error(
+    'CI requires TEST_DATABASE_URL and TEST_REDIS_URL: the PostgreSQL and Redis suites must run',
+  )
+}
+
+export interface Backend {
+  name: 'sqlite' | 'postgres+redis'
+  databaseUrl?: string
+  redisUrl?: string
+}
+
+const SQLITE: Backend = { name: 'sqlite' }
+const POSTGRES: Backend | undefined =
+  TEST_DATABASE_URL && TEST_REDIS_URL
+    ? { name: 'postgres+redis', databaseUrl: TEST_DATABASE_URL, redisUrl: TEST_REDIS_URL }
+    : undefined
+
+export const postgresBackend = POSTGRES
+export const redisUrl = TEST_REDIS_URL
+
+/** Runs `suite` once per available backend; an unavailable one shows up as a skipped suite naming why. */
+export function describeEachBackend(title: string, suite: (backend: Backend) => void): void {
+  describe(`${title} [sqlite]`, () => suite(SQLITE))
+  if (POSTGRES) describe(`${title} [postgres+redis]`, () => suite(POSTGRES))
+  else
+    describe.skip(`${title} [postgres+redis] — skipped: TEST_DATABASE_URL / TEST_REDIS_URL not set`, () =>
+      suite(SQLITE))
+}
+
+export const ADMIN = { username: 'root', password: 'root-password-123', email: 'root@example.com' }
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  close(): Promise<void>
+}
+
+/** Per-run isolation: a fresh SQLite file, or a fresh PostgreSQL schema and Redis key prefix. */
+export async function buildTestApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mathapi-test-'))
+  const runId = randomUUID().replaceAll('-', '').slice(0, 16)
+  let databaseUrl = `sqlite:${join(dataDir, 'test.db')}`
+  let schema: string | undefined
+  if (backend.databaseUrl) {
+    schema = `t_${runId}`
+    const url = new URL(backend.databaseUrl)
+    url.searchParams.set('schema', schema)
+    databaseUrl = url.toString()
+  }
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dataDir,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    LOG_LEVEL: 'silent',
+    RATE_LIMIT_AUTH: '10000',
+    RATE_LIMIT_READ: '100000',
+    RATE_LIMIT_WRITE: '100000',
+    BOOTSTRAP_ADMIN_USERNAME: ADMIN.username,
+    BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
+    BOOTSTRAP_ADMIN_EMAIL: ADMIN.email,
+    ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_KEY_PREFIX: `test:${runId}:` } : {}),
+    ...env,
+  })
+  const app = await buildApp(config, { logger: false })
+  return {
+    app,
+    config,
+    async close() {
+      await app.close()
+      if (schema && backend.databaseUrl) await dropSchema(backend.databaseUrl, schema)
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`)
+  } finally {
+    await client.end()
+  }
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+export interface TokenPair {
+  access_token: string
+  token_type: string
+  expires_in: number
+  refresh_token: string
+}
+
+export interface Session {
+  id: string
+  username: string
+  password: string
+  tokens: TokenPair
+  headers: { authorization: string }
+}
+
+export async function register(app: FastifyInstance, username: string, password = `${username}-password`) {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/register',
+    payload: { username, email: `${username}@example.com`, password },
+  })
+  if (response.statusCode !== 201)
+    throw new Error(`register ${username}: ${response.statusCode} ${response.body}`)
+  return response.json() as { id: string; username: string; role: string }
+}
+
+export async function login(app: FastifyInstance, username: string, password: string): Promise<TokenPair> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { username, password },
+  })
+  if (response.statusCode !== 200)
+    throw new Error(`login ${username}: ${response.statusCode} ${response.body}`)
+  return response.json()
+}
+
+export async function signUp(app: FastifyInstance, username: string): Promise<Session> {
+  const password = `${username}-password`
+  const user = await register(app, username, password)
+  const tokens = await login(app, username, password)
+  return { id: user.id, username, password, tokens, headers: bearer(tokens.access_token) }
+}
+
+export async function adminSession(app: FastifyInstance): Promise<Session> {
+  const tokens = await login(app, ADMIN.username, ADMIN.password)
+  const me = (await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.access_token) })).json()
+  return {
+    id: me.id,
+    username: ADMIN.username,
+    password: ADMIN.password,
+    tokens,
+    headers: bearer(tokens.access_token),
+  }
+}
+
+/** Asserts the RFC 9457 shape every error must have, and returns the parsed body. */
+export function expectProblem(
+  response: { statusCode: number; headers: Record<string, unknown>; body: string },
+  status: number,
+): {
+  title: string
+  status: number
+  detail?: string
+  instance: string
+  requestId: string
+  errors?: { path: string; message: string }[]
+} {
+  if (response.statusCode !== status)
+    throw new Error(`expected ${status}, got ${response.statusCode}: ${response.body}`)
+  if (!String(response.headers['content-type']).startsWith('application/problem+json')) {
+    throw new Error(`expected application/problem+json, got ${response.headers['content-type']}`)
+  }
+  const body = JSON.parse(response.body)
+  if (body.status !== status || typeof body.title !== 'string' || typeof body.requestId !== 'string') {
+    throw new Error(`not a problem document: ${response.body}`)
+  }
+  if (body.requestId !== response.headers['x-request-id'])
+    throw new Error('requestId does not match X-Request-Id')
+  return body
+}
