@@ -145,7 +145,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  registerErrorHandling(app)
+  registerErrorHandling(app, rateLimits.perUser)
   registerHttpMetrics(app, metrics)
   registerAuthHooks(app, accessTokens, metrics)
   // Plain-HTTP deployments (localhost, a LAN) must keep working, so no upgrade-insecure-requests.

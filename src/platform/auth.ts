@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
+import { createSigner, createVerifier, TOKEN_ERROR_CODES } from 'fast-jwt'
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import type { Role } from './db-schema.js'
 import { DomainError, forbidden, unauthorized } from './errors.js'
 import type { Metrics } from './metrics.js'
@@ -29,9 +29,14 @@ export interface IssuedAccessToken {
 
 const ALGORITHM = 'HS256'
 
-/** Short-lived HS256 access tokens carrying the user's token version, checked against current state. */
+/**
+ * Short-lived HS256 access tokens carrying the user's token version, checked against current state.
+ * fast-jwt rather than jose: verification is on every authenticated request, and bench/jwt.ts measures
+ * fast-jwt at 15 µs uncached and 5–9 µs cached against jose's 60–110 µs on this machine.
+ */
 export class AccessTokens {
-  private readonly key: Uint8Array
+  private readonly sign: (payload: Record<string, unknown>) => string
+  private readonly decode: (token: string) => { sub?: unknown; role?: unknown; ver?: unknown }
 
   constructor(
     secret: string,
@@ -39,34 +44,32 @@ export class AccessTokens {
     private readonly userStates: UserStateCache,
     private readonly metrics: Metrics,
   ) {
-    this.key = new TextEncoder().encode(secret)
+    this.sign = createSigner({ key: secret, algorithm: ALGORITHM, expiresIn: ttlSeconds * 1000 })
+    // Only the signature check is cached (per token, until it expires); user state is checked every time.
+    this.decode = createVerifier({
+      key: secret,
+      algorithms: [ALGORITHM],
+      requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+      cache: 10_000,
+    })
   }
 
-  async issue(user: { id: string; role: Role; tokenVersion: number }): Promise<IssuedAccessToken> {
-    const token = await new SignJWT({ role: user.role, ver: user.tokenVersion })
-      .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
-      .setSubject(user.id)
-      .setIssuedAt()
-      .setExpirationTime(`${this.ttlSeconds}s`)
-      .setJti(randomUUID())
-      .sign(this.key)
+  issue(user: { id: string; role: Role; tokenVersion: number }): IssuedAccessToken {
+    const token = this.sign({ sub: user.id, role: user.role, ver: user.tokenVersion, jti: randomUUID() })
     return { token, expiresIn: this.ttlSeconds }
   }
 
   /** The user behind a bearer token, or a 401: bad signature, wrong algorithm, expired, or user state changed. */
   async verify(token: string): Promise<AuthUser> {
-    let claims: { sub?: string; role?: unknown; ver?: unknown }
+    let claims: { sub?: unknown; role?: unknown; ver?: unknown }
     try {
-      ;({ payload: claims } = await jwtVerify(token, this.key, {
-        algorithms: [ALGORITHM],
-        requiredClaims: ['sub', 'exp', 'iat', 'jti'],
-      }))
+      claims = this.decode(token)
     } catch (error) {
-      const expired = error instanceof joseErrors.JWTExpired
+      const expired = (error as { code?: unknown }).code === TOKEN_ERROR_CODES.expired
       this.metrics.authFailures.inc({ reason: expired ? 'token_expired' : 'token_invalid' })
       throw unauthorized(expired ? 'Access token expired' : 'Invalid access token')
     }
-    const state = claims.sub ? await this.userStates.get(claims.sub) : undefined
+    const state = typeof claims.sub === 'string' ? await this.userStates.get(claims.sub) : undefined
     if (!state?.isActive || state.tokenVersion !== claims.ver || state.role !== claims.role) {
       this.metrics.authFailures.inc({ reason: 'token_revoked' })
       throw unauthorized('Access token is no longer valid')

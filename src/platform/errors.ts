@@ -1,5 +1,11 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify'
 
 /**
  * What went wrong, in the service's terms. Services throw these; only the error handler below
@@ -145,7 +151,7 @@ function validationErrors(error: FastifyError): FieldError[] {
 }
 
 /** Every error leaves as RFC 9457 problem+json; a 5xx never carries the error's own message. */
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, notFoundLimit: preHandlerAsyncHookHandler): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
       const status = STATUS_BY_KIND[error.kind]
@@ -177,7 +183,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return sendProblem(reply, 500, 'An unexpected error occurred; it has been logged with this request id')
   })
 
-  app.setNotFoundHandler((request, reply) =>
+  // Unknown URLs are rate limited like reads, so probing for routes costs the prober its budget.
+  app.setNotFoundHandler({ preHandler: notFoundLimit }, (request, reply) =>
     sendProblem(reply, 404, `No route for ${request.method} ${request.url.split('?')[0]}`),
   )
 }

@@ -89,6 +89,13 @@ describeEachBackend('rate limits', (backend) => {
     expect(write.statusCode).toBe(200)
   })
 
+  it('rate limits requests for unknown routes by address', async () => {
+    const t = await build({ RATE_LIMIT_READ: '2' })
+    const statuses: number[] = []
+    for (let i = 0; i < 3; i++) statuses.push((await t.app.inject({ url: `/api/v1/probe-${i}` })).statusCode)
+    expect(statuses).toEqual([404, 404, 429])
+  })
+
   it('0 disables a tier', async () => {
     const t = await build({ RATE_LIMIT_READ: '0' })
     const alice = await signUp(t.app, 'alice')

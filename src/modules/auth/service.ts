@@ -51,7 +51,7 @@ export function createAuthService({
       },
       executor,
     )
-    const access = await accessTokens.issue(user)
+    const access = accessTokens.issue(user)
     return {
       access_token: access.token,
       token_type: 'bearer',
