@@ -69,8 +69,11 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
     query_timeout: 20_000,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   })
-  // An idle client losing its connection emits 'error' on the pool; without a listener that kills the process.
+  // A connection dropped by the server (restart, network cut) emits 'error' on the pool when the client is
+  // idle and on the client itself when it is checked out; unheard, either kills the process. The query in
+  // flight still fails, and the error handler turns that into a 503.
   pool.on('error', () => {})
+  pool.on('connect', (client) => client.on('error', () => {}))
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
     plugins: [new CamelCasePlugin()],
