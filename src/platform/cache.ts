@@ -1,0 +1,269 @@
+import type { Redis } from 'ioredis'
+import { LRUCache } from 'lru-cache'
+import { Counter, Gauge, type Registry } from 'prom-client'
+import type { RedisHandle } from './redis.js'
+
+/*
+ * In-process LRU in front of an optional shared Redis tier, with one compute per key per process.
+ * Redis is an optimisation, never a dependency: while it is down or failing every operation is served by
+ * this process alone (its bounded command timeout and disabled offline queue keep that fast), and it is
+ * used again as soon as the client reports ready.
+ */
+
+export interface TwoTierCacheOptions {
+  /** Metrics label and key namespace, e.g. 'math'. */
+  name: string
+  registry: Registry
+  /** Local LRU bound; a string's length counts as its size in bytes. 0 disables the local tier. */
+  maxBytes: number
+  redis?: RedisHandle
+  /** Longer values stay local only, sparing Redis memory and its single thread. 0 = never to Redis. */
+  redisMaxValueBytes: number
+  redisTtlSeconds: number
+  log?: { warn(obj: object, msg: string): void }
+}
+
+export type CacheSource = 'local' | 'redis' | 'computed' | 'shared'
+
+type Loaded = { value: string; source: 'redis' | 'computed' }
+
+interface CacheMetrics {
+  requests: Counter<'cache' | 'tier' | 'outcome'>
+  redisErrors: Counter<'cache'>
+  shared: Counter<'cache'>
+  localTiers: Set<{ name: string; bytes(): number }>
+}
+
+// Several caches (math, products, …) share one app registry, which refuses a second metric of one name.
+const metricsByRegistry = new WeakMap<Registry, CacheMetrics>()
+
+function metricsFor(registry: Registry): CacheMetrics {
+  const existing = metricsByRegistry.get(registry)
+  if (existing) return existing
+  const localTiers = new Set<{ name: string; bytes(): number }>()
+  new Gauge({
+    name: 'cache_local_bytes',
+    help: 'Bytes (string length) held in the in-process tier, by cache',
+    labelNames: ['cache'],
+    registers: [registry],
+    // Read at scrape time: evictions happen inside lru-cache, where no hook would see every size change.
+    collect() {
+      this.reset()
+      for (const tier of localTiers) this.inc({ cache: tier.name }, tier.bytes())
+    },
+  })
+  const metrics: CacheMetrics = {
+    requests: new Counter({
+      name: 'cache_requests_total',
+      help: 'Cache lookups, by cache, tier (local|redis) and outcome (hit|miss)',
+      labelNames: ['cache', 'tier', 'outcome'],
+      registers: [registry],
+    }),
+    redisErrors: new Counter({
+      name: 'cache_redis_errors_total',
+      help: 'Cache operations that needed Redis but fell back to this process because it was down or failed',
+      labelNames: ['cache'],
+      registers: [registry],
+    }),
+    shared: new Counter({
+      name: 'cache_singleflight_shared_total',
+      help: 'Callers that joined a compute already in flight for their key instead of starting another',
+      labelNames: ['cache'],
+      registers: [registry],
+    }),
+    localTiers,
+  }
+  metricsByRegistry.set(registry, metrics)
+  return metrics
+}
+
+/*
+ * Reads a namespace version, or moves it past both Redis's value and the highest version this instance
+ * has used (ARGV[1]). The floor matters when Redis lost the key, and after an outage during which this
+ * instance bumped its own version: old entries must not become reachable again, here or elsewhere.
+ */
+const VERSION_SCRIPT = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local version = math.max(current, tonumber(ARGV[1])) + tonumber(ARGV[2])
+if version ~= current then redis.call('SET', KEYS[1], version) end
+return version
+`
+
+export class TwoTierCache {
+  private readonly local: LRUCache<string, string> | undefined
+  private readonly inflight = new Map<string, Promise<Loaded>>()
+  /** Highest version used per namespace: the fallback while Redis is down, and the floor when it is up. */
+  private readonly versions = new Map<string, number>()
+  /** Namespaces bumped while Redis was unreachable: the bump is applied there on the next success. */
+  private readonly unsentBumps = new Set<string>()
+  private readonly metrics: CacheMetrics
+  private redisDown = false
+
+  constructor(private readonly options: TwoTierCacheOptions) {
+    this.local =
+      options.maxBytes > 0
+        ? new LRUCache<string, string>({
+            maxSize: options.maxBytes,
+            sizeCalculation: (value) => Math.max(1, value.length),
+          })
+        : undefined
+    this.metrics = metricsFor(options.registry)
+    this.metrics.localTiers.add({ name: options.name, bytes: () => this.local?.calculatedSize ?? 0 })
+  }
+
+  async get(key: string): Promise<{ value: string; tier: 'local' | 'redis' } | undefined> {
+    const local = this.getLocal(key)
+    if (local !== undefined) return { value: local, tier: 'local' }
+    const remote = await this.getRemote(key)
+    if (remote === undefined) return undefined
+    this.local?.set(key, remote)
+    return { value: remote, tier: 'redis' }
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    this.local?.set(key, value)
+    const max = this.options.redisMaxValueBytes
+    if (max > 0 && value.length <= max) {
+      const ttl = this.options.redisTtlSeconds
+      await this.redisCall('set', (client) => client.set(this.redisKey(key), value, 'EX', ttl))
+    }
+  }
+
+  /**
+   * Local, then Redis (a Redis hit is copied into the local tier), then compute. Concurrent calls for the
+   * same key in this process share ONE compute (single-flight); a compute that rejects is not cached and
+   * every waiter gets the rejection.
+   */
+  async getOrCompute(
+    key: string,
+    compute: () => Promise<string>,
+  ): Promise<{ value: string; source: CacheSource }> {
+    const local = this.getLocal(key)
+    if (local !== undefined) return { value: local, source: 'local' }
+    const pending = this.inflight.get(key)
+    if (pending) {
+      this.metrics.shared.inc({ cache: this.options.name })
+      return { value: (await pending).value, source: 'shared' }
+    }
+    const flight: Promise<Loaded> = this.load(key, compute, () => this.inflight.get(key) === flight)
+    this.inflight.set(key, flight)
+    try {
+      return await flight
+    } finally {
+      if (this.inflight.get(key) === flight) this.inflight.delete(key)
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    this.local?.delete(key)
+    // Later callers must not join a compute that may have read the state this delete is about.
+    this.inflight.delete(key)
+    await this.redisCall('del', (client) => client.del(this.redisKey(key)))
+  }
+
+  /**
+   * Namespace versions for list caches: keys are built with the current version; bumpNamespace() makes old
+   * entries unreachable (no key scans). Shared through Redis when configured; while it is down, this
+   * instance's own version is used and bumped, and its bumps are applied in Redis once it returns.
+   */
+  namespaceVersion(namespace: string): Promise<number> {
+    return this.syncVersion(namespace, false)
+  }
+
+  async bumpNamespace(namespace: string): Promise<void> {
+    await this.syncVersion(namespace, true)
+  }
+
+  private async syncVersion(namespace: string, bump: boolean): Promise<number> {
+    const used = this.versions.get(namespace) ?? 0
+    const unsent = this.unsentBumps.delete(namespace)
+    const increment = bump || unsent ? 1 : 0
+    const remote = await this.redisCall(
+      'namespace',
+      (client) =>
+        client.eval(VERSION_SCRIPT, 1, this.versionKey(namespace), used, increment) as Promise<number>,
+    )
+    if (remote !== undefined) {
+      this.versions.set(namespace, Math.max(remote, this.versions.get(namespace) ?? 0))
+      return remote
+    }
+    if (this.options.redis && increment > 0) this.unsentBumps.add(namespace)
+    const version = (this.versions.get(namespace) ?? 0) + (bump ? 1 : 0)
+    this.versions.set(namespace, version)
+    return version
+  }
+
+  private async load(key: string, compute: () => Promise<string>, current: () => boolean): Promise<Loaded> {
+    const remote = await this.getRemote(key)
+    if (remote !== undefined) {
+      if (current()) this.local?.set(key, remote)
+      return { value: remote, source: 'redis' }
+    }
+    const value = await compute()
+    // Deleted meanwhile: the value may predate the change; its callers get it, but it is not kept.
+    if (current()) await this.set(key, value)
+    return { value, source: 'computed' }
+  }
+
+  private getLocal(key: string): string | undefined {
+    if (!this.local) return undefined
+    const value = this.local.get(key)
+    this.count('local', value === undefined ? 'miss' : 'hit')
+    return value
+  }
+
+  /** undefined on a miss and when Redis is not there to ask. */
+  private async getRemote(key: string): Promise<string | undefined> {
+    const value = await this.redisCall('get', (client) => client.get(this.redisKey(key)))
+    if (value === undefined) return undefined
+    this.count('redis', value === null ? 'miss' : 'hit')
+    return value ?? undefined
+  }
+
+  /** Runs a command if Redis is configured and ready; undefined when it could not. Never throws. */
+  private async redisCall<T>(
+    operation: string,
+    command: (client: Redis) => Promise<T>,
+  ): Promise<T | undefined> {
+    const redis = this.options.redis
+    if (!redis) return undefined
+    if (!redis.isReady()) {
+      this.redisFailed(operation)
+      return undefined
+    }
+    try {
+      const result = await command(redis.client)
+      if (this.redisDown) {
+        this.redisDown = false
+        this.options.log?.warn({ cache: this.options.name }, 'cache: redis tier restored')
+      }
+      return result
+    } catch (error) {
+      this.redisFailed(operation, error)
+      return undefined
+    }
+  }
+
+  private redisFailed(operation: string, error?: unknown): void {
+    this.metrics.redisErrors.inc({ cache: this.options.name })
+    if (this.redisDown) return
+    this.redisDown = true
+    this.options.log?.warn(
+      { cache: this.options.name, operation, err: error },
+      'cache: redis tier unavailable; serving from this process only until it returns',
+    )
+  }
+
+  private count(tier: 'local' | 'redis', outcome: 'hit' | 'miss'): void {
+    this.metrics.requests.inc({ cache: this.options.name, tier, outcome })
+  }
+
+  private redisKey(key: string): string {
+    return `cache:${this.options.name}:${key}`
+  }
+
+  // Outside cache:<name>: so that no entry key can collide with a version key.
+  private versionKey(namespace: string): string {
+    return `cache-version:${this.options.name}:${namespace}`
+  }
+}
