@@ -11,10 +11,17 @@ import { createRefreshTokensRepository } from './modules/auth/repository.js'
 import { authRoutes } from './modules/auth/routes.js'
 import { createAuthService } from './modules/auth/service.js'
 import { type DependencyCheck, healthRoutes } from './modules/health/routes.js'
+import { createHistoryRepository } from './modules/history/repository.js'
+import { historyRoutes } from './modules/history/routes.js'
+import { createHistoryService } from './modules/history/service.js'
+import { MathPool } from './modules/math/pool.js'
+import { mathRoutes } from './modules/math/routes.js'
+import { createMathService } from './modules/math/service.js'
 import { createUsersRepository } from './modules/users/repository.js'
 import { usersRoutes } from './modules/users/routes.js'
 import { createUsersService } from './modules/users/service.js'
 import { AccessTokens, registerAuthHooks } from './platform/auth.js'
+import { TwoTierCache } from './platform/cache.js'
 import { migrateToLatest, openDatabase } from './platform/database.js'
 import { registerErrorHandling } from './platform/errors.js'
 import { createMetrics, registerHttpMetrics } from './platform/metrics.js'
@@ -22,6 +29,7 @@ import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { Problem } from './platform/schemas.js'
 import { UserStateCache } from './platform/user-state-cache.js'
+import { validatorCompiler } from './platform/validation.js'
 
 export const API_PREFIX = '/api/v1'
 const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000
@@ -59,6 +67,19 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
     return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
+  const history = createHistoryService(createHistoryRepository(database.db), (size) =>
+    metrics.historyBatchSize.observe(size),
+  )
+  const pool = new MathPool({ ...config.math, registry: metrics.registry })
+  const mathCache = new TwoTierCache({
+    name: 'math',
+    registry: metrics.registry,
+    maxBytes: config.cache.maxBytes,
+    redisMaxValueBytes: config.cache.redisMaxValueBytes,
+    redisTtlSeconds: config.cache.redisTtlSeconds,
+    log,
+    ...(redis ? { redis } : {}),
+  })
   const pruneExpiredTokens = setInterval(() => {
     refreshTokens
       .deleteExpired(new Date().toISOString())
@@ -85,8 +106,19 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
       refreshTokenTtlSeconds: config.refreshTokenTtlSeconds,
       metrics,
     }),
+    history,
+    math: createMathService({
+      pool,
+      cache: mathCache,
+      history,
+      limits: config.math,
+      registry: metrics.registry,
+    }),
     async close() {
       clearInterval(pruneExpiredTokens)
+      // Every acknowledged call's history row must be written before the pool goes away.
+      await history.flush()
+      await pool.close()
       await redis?.close()
       await database.close()
     },
@@ -128,10 +160,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Longer than a typical load balancer's idle timeout (60 s), so the balancer closes first.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
-    ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
 
   const services = await createServices(config, app.log)
   const { metrics, database, redis, accessTokens, rateLimits } = services
@@ -200,6 +230,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await api.register(async (limited) => {
         limited.addHook('preHandler', rateLimits.perUser)
         await limited.register(usersRoutes, { users: services.users })
+        await limited.register(mathRoutes, { math: services.math })
+        await limited.register(historyRoutes, { history: services.history })
       })
     },
     { prefix: API_PREFIX },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { envSchema } from 'env-schema'
 import { type Static, Type } from 'typebox'
@@ -29,6 +30,15 @@ export const EnvSchema = Type.Object({
     { default: 'info' },
   ),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  MATH_WORKERS: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+  MATH_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
+  MATH_QUEUE_MAX: Type.Integer({ minimum: 0, default: 64 }),
+  MATH_MAX_FIBONACCI_N: Type.Integer({ minimum: 0, default: 10_000_000 }),
+  MATH_MAX_FACTORIAL_N: Type.Integer({ minimum: 0, default: 1_000_000 }),
+  MATH_MAX_RESULT_DIGITS: Type.Integer({ minimum: 1, default: 10_000_000 }),
+  CACHE_MAX_BYTES: Type.Integer({ minimum: 0, default: 268_435_456 }),
+  CACHE_REDIS_MAX_VALUE_BYTES: Type.Integer({ minimum: 0, default: 16_777_216 }),
+  CACHE_REDIS_TTL_SECONDS: Type.Integer({ minimum: 1, default: 604_800 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
 })
@@ -55,6 +65,24 @@ export interface Config {
   readonly bodyLimitBytes: number
   readonly requestTimeoutMs: number
   readonly shutdownTimeoutMs: number
+  readonly math: {
+    /** Worker threads computing large results. */
+    readonly workers: number
+    /** Past this a computation is cancelled (its worker terminated) and the client gets 503. */
+    readonly timeoutMs: number
+    /** Computations allowed to wait for a worker; beyond that, 503. */
+    readonly queueMax: number
+    readonly maxFibonacciN: number
+    readonly maxFactorialN: number
+    readonly maxResultDigits: number
+  }
+  readonly cache: {
+    /** In-process LRU bound, in bytes of cached strings. */
+    readonly maxBytes: number
+    /** Larger values stay in the local tier only. */
+    readonly redisMaxValueBytes: number
+    readonly redisTtlSeconds: number
+  }
 }
 
 export class ConfigError extends Error {
@@ -189,5 +217,18 @@ export function loadConfig(
     bodyLimitBytes: raw.BODY_LIMIT_BYTES,
     requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    math: Object.freeze({
+      workers: raw.MATH_WORKERS ?? Math.max(1, availableParallelism()),
+      timeoutMs: raw.MATH_TIMEOUT_MS,
+      queueMax: raw.MATH_QUEUE_MAX,
+      maxFibonacciN: raw.MATH_MAX_FIBONACCI_N,
+      maxFactorialN: raw.MATH_MAX_FACTORIAL_N,
+      maxResultDigits: raw.MATH_MAX_RESULT_DIGITS,
+    }),
+    cache: Object.freeze({
+      maxBytes: raw.CACHE_MAX_BYTES,
+      redisMaxValueBytes: raw.CACHE_REDIS_MAX_VALUE_BYTES,
+      redisTtlSeconds: raw.CACHE_REDIS_TTL_SECONDS,
+    }),
   })
 }

@@ -35,9 +35,28 @@ export interface RefreshTokensTable {
   createdAt: Timestamp
 }
 
+export type MathOperation = 'fibonacci' | 'factorial' | 'power'
+
+export interface MathHistoryTable {
+  id: string
+  userId: string
+  operation: MathOperation
+  /** JSON text of the call's input. */
+  input: string
+  resultPreview: string | null
+  digits: number | null
+  exact: Flag | null
+  cached: Flag
+  computeMs: number | null
+  /** HTTP status the call was answered with (200, 422, 503). */
+  status: number
+  createdAt: Timestamp
+}
+
 export interface Database {
   users: UsersTable
   refreshTokens: RefreshTokensTable
+  mathHistory: MathHistoryTable
 }
 
 export function toIso(value: Date | string): string {

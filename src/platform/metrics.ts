@@ -9,6 +9,7 @@ export interface Metrics {
   readonly rateLimited: Counter<'tier'>
   readonly authFailures: Counter<'reason'>
   readonly redisAvailable: Gauge
+  readonly historyBatchSize: Histogram
 }
 
 export function createMetrics(): Metrics {
@@ -39,6 +40,12 @@ export function createMetrics(): Metrics {
       name: 'auth_failures_total',
       help: 'Failed authentications, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+    historyBatchSize: new Histogram({
+      name: 'history_batch_size',
+      help: 'Math history records written per insert (group commit)',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500],
       registers: [registry],
     }),
     redisAvailable: new Gauge({

@@ -29,6 +29,17 @@ describe('with Redis configured but down', () => {
     expectProblem(await t.app.inject({ url: '/api/v1/auth/me', headers: session.headers }), 401)
   })
 
+  it('computes and caches math locally', async () => {
+    const session = await signUp(t.app, 'mathematician')
+    const first = await t.app.inject({ url: '/api/v1/math/fibonacci/40000', headers: session.headers })
+    const second = await t.app.inject({ url: '/api/v1/math/fibonacci/40000', headers: session.headers })
+    expect([first.json().cached, second.json().cached]).toEqual([false, true])
+    expect(first.json().digits).toBe(8360)
+    expect((await t.app.inject({ url: '/metrics' })).body).toMatch(
+      /cache_redis_errors_total\{cache="math"\} [1-9]/,
+    )
+  })
+
   it('keeps rate limiting with local counters', async () => {
     const statuses: number[] = []
     for (let i = 0; i < 4; i++) {

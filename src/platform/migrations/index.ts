@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely/migration'
 import type { Dialect } from '../database.js'
 import { users } from './0001-users.js'
+import { history } from './0002-history.js'
 
 /**
  * Migrations are numbered and listed here explicitly, so the built output needs no directory scanning.
@@ -10,6 +11,7 @@ export type DialectMigration = (dialect: Dialect) => Migration
 
 const migrations: Record<string, DialectMigration> = {
   '0001-users': users,
+  '0002-history': history,
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

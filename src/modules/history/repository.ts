@@ -1,0 +1,76 @@
+import type { Insertable, Kysely } from 'kysely'
+import {
+  type Database,
+  type MathHistoryTable,
+  type MathOperation,
+  toBool,
+  toIso,
+} from '../../platform/db-schema.js'
+
+export interface HistoryItem {
+  id: string
+  userId: string
+  username: string
+  operation: MathOperation
+  input: Record<string, unknown>
+  resultPreview: string | null
+  digits: number | null
+  exact: boolean | null
+  cached: boolean
+  computeMs: number | null
+  status: number
+  createdAt: string
+}
+
+export interface HistoryQuery {
+  userId?: string
+  operation?: MathOperation
+  /** Only entries older than this id (the keyset cursor). */
+  beforeId?: string
+  limit: number
+}
+
+export function createHistoryRepository(db: Kysely<Database>) {
+  return {
+    async insertMany(rows: Insertable<MathHistoryTable>[]): Promise<void> {
+      await db.insertInto('mathHistory').values(rows).execute()
+    },
+
+    /** Newest first; ids are UUIDv7, so id order is time order and each filter has an index ending in id. */
+    async list(query: HistoryQuery): Promise<HistoryItem[]> {
+      let select = db
+        .selectFrom('mathHistory')
+        .innerJoin('users', 'users.id', 'mathHistory.userId')
+        .select([
+          'mathHistory.id',
+          'mathHistory.userId',
+          'users.username',
+          'mathHistory.operation',
+          'mathHistory.input',
+          'mathHistory.resultPreview',
+          'mathHistory.digits',
+          'mathHistory.exact',
+          'mathHistory.cached',
+          'mathHistory.computeMs',
+          'mathHistory.status',
+          'mathHistory.createdAt',
+        ])
+        .orderBy('mathHistory.id', 'desc')
+        .limit(query.limit)
+      if (query.userId) select = select.where('mathHistory.userId', '=', query.userId)
+      if (query.operation) select = select.where('mathHistory.operation', '=', query.operation)
+      if (query.beforeId) select = select.where('mathHistory.id', '<', query.beforeId)
+      const rows = await select.execute()
+      return rows.map((row) => ({
+        ...row,
+        input: JSON.parse(row.input) as Record<string, unknown>,
+        exact: row.exact === null ? null : toBool(row.exact),
+        cached: toBool(row.cached),
+        computeMs: row.computeMs === null ? null : Number(row.computeMs),
+        createdAt: toIso(row.createdAt),
+      }))
+    },
+  }
+}
+
+export type HistoryRepository = ReturnType<typeof createHistoryRepository>

@@ -1,0 +1,62 @@
+import { Type } from 'typebox'
+import { Timestamp, Uuid } from '../../platform/schemas.js'
+
+export const Operation = Type.Union(
+  [Type.Literal('fibonacci'), Type.Literal('factorial'), Type.Literal('power')],
+  {
+    description: 'Math operation',
+  },
+)
+
+export const HistoryQuery = Type.Object(
+  {
+    operation: Type.Optional(Operation),
+    userId: Type.Optional(Type.String({ format: 'uuid', description: 'Admin only: one user’s entries' })),
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Entries per page, 1–100' }),
+    cursor: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'nextCursor from the previous page; omit for the newest entries',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const HistoryItem = Type.Object(
+  {
+    id: Uuid,
+    userId: Type.String({ description: 'Who made the call' }),
+    username: Type.String({ description: 'Their username' }),
+    operation: Operation,
+    input: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'The call’s input, as in the math response',
+    }),
+    resultPreview: Type.Union([Type.String(), Type.Null()], {
+      description: 'The whole result when short, else its first and last digits; null when refused',
+    }),
+    digits: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Digits in the result; null when refused',
+    }),
+    exact: Type.Union([Type.Boolean(), Type.Null()], {
+      description: 'Whether the result is exact; null when refused',
+    }),
+    cached: Type.Boolean({ description: 'Whether it was served without computing' }),
+    computeMs: Type.Union([Type.Number(), Type.Null()], {
+      description: 'Time spent computing, in milliseconds',
+    }),
+    status: Type.Integer({ description: 'HTTP status the call was answered with' }),
+    createdAt: Timestamp,
+  },
+  { description: 'One recorded math call' },
+)
+
+export const HistoryPage = Type.Object(
+  {
+    items: Type.Array(HistoryItem, { description: 'Entries, newest first' }),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Cursor for the next page; null on the last',
+    }),
+  },
+  { description: 'A page of history' },
+)

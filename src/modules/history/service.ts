@@ -1,0 +1,97 @@
+import type { AuthUser } from '../../platform/auth.js'
+import type { MathOperation } from '../../platform/db-schema.js'
+import { badRequest, forbidden } from '../../platform/errors.js'
+import { GroupCommit } from '../../platform/group-commit.js'
+import { uuidv7 } from '../../platform/ids.js'
+import type { HistoryItem, HistoryRepository } from './repository.js'
+
+/** One math call, as the math service reports it. */
+export interface MathCallRecord {
+  userId: string
+  operation: MathOperation
+  input: Record<string, unknown>
+  /** The full decimal result; absent when the call was refused. */
+  result?: string
+  digits?: number
+  exact?: boolean
+  cached: boolean
+  computeMs?: number
+  status: number
+}
+
+const PREVIEW_WHOLE_MAX = 64
+const PREVIEW_EDGE = 24
+
+/** The whole result when short, otherwise its first and last digits around an ellipsis. */
+export function previewOf(result: string): string {
+  if (result.length <= PREVIEW_WHOLE_MAX) return result
+  return `${result.slice(0, PREVIEW_EDGE)}…${result.slice(-PREVIEW_EDGE)}`
+}
+
+export interface HistoryListQuery {
+  operation?: MathOperation
+  userId?: string
+  limit: number
+  cursor?: string
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, 'base64url').toString('utf8')
+  if (!UUID.test(id))
+    throw badRequest('cursor is not one this service issued', [
+      { path: '/querystring/cursor', message: 'invalid cursor' },
+    ])
+  return id
+}
+
+const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url')
+
+export function createHistoryService(repository: HistoryRepository, onBatch?: (size: number) => void) {
+  const writer = new GroupCommit(repository.insertMany, 500, onBatch)
+
+  return {
+    /** Resolves once the record has committed. */
+    record(call: MathCallRecord): Promise<void> {
+      return writer.add({
+        id: uuidv7(),
+        userId: call.userId,
+        operation: call.operation,
+        input: JSON.stringify(call.input),
+        resultPreview: call.result === undefined ? null : previewOf(call.result),
+        digits: call.digits ?? null,
+        exact: call.exact === undefined ? null : call.exact ? 1 : 0,
+        cached: call.cached ? 1 : 0,
+        computeMs: call.computeMs ?? null,
+        status: call.status,
+        createdAt: new Date().toISOString(),
+      })
+    },
+
+    /** Own entries; an admin sees everyone's and may narrow to one user. */
+    async list(
+      actor: AuthUser,
+      query: HistoryListQuery,
+    ): Promise<{ items: HistoryItem[]; nextCursor: string | null }> {
+      if (query.userId && query.userId !== actor.id && actor.role !== 'admin') {
+        throw forbidden('Only an admin may read another user’s history')
+      }
+      const userId = actor.role === 'admin' ? query.userId : actor.id
+      const items = await repository.list({
+        ...(userId ? { userId } : {}),
+        ...(query.operation ? { operation: query.operation } : {}),
+        ...(query.cursor ? { beforeId: decodeCursor(query.cursor) } : {}),
+        limit: query.limit + 1,
+      })
+      const page = items.slice(0, query.limit)
+      const last = page.at(-1)
+      return { items: page, nextCursor: items.length > query.limit && last ? encodeCursor(last.id) : null }
+    },
+
+    /** Writes out everything recorded so far; called on shutdown before the database closes. */
+    flush: () => writer.flush(),
+  }
+}
+
+export type HistoryService = ReturnType<typeof createHistoryService>
