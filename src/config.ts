@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { envSchema } from 'env-schema'
 import { type Static, Type } from 'typebox'
 
@@ -39,6 +39,9 @@ export const EnvSchema = Type.Object({
   CACHE_MAX_BYTES: Type.Integer({ minimum: 0, default: 268_435_456 }),
   CACHE_REDIS_MAX_VALUE_BYTES: Type.Integer({ minimum: 0, default: 16_777_216 }),
   CACHE_REDIS_TTL_SECONDS: Type.Integer({ minimum: 1, default: 604_800 }),
+  UPLOAD_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  MAX_UPLOAD_BYTES: Type.Integer({ minimum: 1, default: 5_242_880 }),
+  MAX_USER_STORAGE_BYTES: Type.Integer({ minimum: 1, default: 104_857_600 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
 })
@@ -75,6 +78,14 @@ export interface Config {
     readonly maxFibonacciN: number
     readonly maxFactorialN: number
     readonly maxResultDigits: number
+  }
+  readonly files: {
+    /** Where uploaded bytes live (default DATA_DIR/uploads). */
+    readonly uploadDir: string
+    /** Largest single upload; enforced while streaming. */
+    readonly maxUploadBytes: number
+    /** Per-user total of stored bytes. */
+    readonly maxUserStorageBytes: number
   }
   readonly cache: {
     /** In-process LRU bound, in bytes of cached strings. */
@@ -224,6 +235,11 @@ export function loadConfig(
       maxFibonacciN: raw.MATH_MAX_FIBONACCI_N,
       maxFactorialN: raw.MATH_MAX_FACTORIAL_N,
       maxResultDigits: raw.MATH_MAX_RESULT_DIGITS,
+    }),
+    files: Object.freeze({
+      uploadDir: raw.UPLOAD_DIR ?? join(raw.DATA_DIR, 'uploads'),
+      maxUploadBytes: raw.MAX_UPLOAD_BYTES,
+      maxUserStorageBytes: raw.MAX_USER_STORAGE_BYTES,
     }),
     cache: Object.freeze({
       maxBytes: raw.CACHE_MAX_BYTES,
