@@ -6,6 +6,7 @@ import { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import type { Database } from './db-schema.js'
 import { migrationProvider } from './migrations/index.js'
+import { withTimeout } from './timeout.js'
 
 export type Dialect = 'sqlite' | 'postgres'
 
@@ -83,15 +84,7 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
     dialect: 'postgres',
     ...(schema ? { schema } : {}),
     async ping(timeoutMs = 2000) {
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('database ping timed out')), timeoutMs)
-      })
-      try {
-        await Promise.race([sql`select 1`.execute(db), timeout])
-      } finally {
-        clearTimeout(timer)
-      }
+      await withTimeout(sql`select 1`.execute(db), timeoutMs, 'database ping timed out')
     },
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: () => db.destroy(),

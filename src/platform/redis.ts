@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
+import { withTimeout } from './timeout.js'
 
 export interface RedisHandle {
   /** Prefixed to every key by the client itself; channels carry it explicitly. */
@@ -66,17 +67,7 @@ export async function connectRedis(
     subscriber,
     isReady: () => client.status === 'ready',
     async ping(timeoutMs = 1000) {
-      let timer: NodeJS.Timeout | undefined
-      try {
-        await Promise.race([
-          client.ping(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs)
-          }),
-        ])
-      } finally {
-        clearTimeout(timer)
-      }
+      await withTimeout(client.ping(), timeoutMs, 'redis ping timed out')
     },
     async close() {
       await Promise.allSettled([client.quit(), subscriber.quit()])

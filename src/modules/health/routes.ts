@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { withTimeout } from '../../platform/timeout.js'
 
 export interface DependencyCheck {
   name: string
@@ -39,17 +40,8 @@ const CHECK_TIMEOUT_MS = 2000
 
 async function run(dependency: DependencyCheck) {
   const started = performance.now()
-  let timer: NodeJS.Timeout | undefined
   try {
-    await Promise.race([
-      dependency.check(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
-          CHECK_TIMEOUT_MS,
-        )
-      }),
-    ])
+    await withTimeout(dependency.check(), CHECK_TIMEOUT_MS, `no answer within ${CHECK_TIMEOUT_MS} ms`)
     return { status: 'up' as const, required: dependency.required, latencyMs: elapsed(started) }
   } catch (error) {
     return {
@@ -58,8 +50,6 @@ async function run(dependency: DependencyCheck) {
       latencyMs: elapsed(started),
       error: error instanceof Error ? error.message : 'unknown error',
     }
-  } finally {
-    clearTimeout(timer)
   }
 }
 
