@@ -10,6 +10,10 @@ import type { Config } from './config.js'
 import { createRefreshTokensRepository } from './modules/auth/repository.js'
 import { authRoutes } from './modules/auth/routes.js'
 import { createAuthService } from './modules/auth/service.js'
+import { createFilesRepository } from './modules/files/repository.js'
+import { filesRoutes } from './modules/files/routes.js'
+import { createFilesService } from './modules/files/service.js'
+import { LocalDiskStorage } from './modules/files/storage.js'
 import { type DependencyCheck, healthRoutes } from './modules/health/routes.js'
 import { createHistoryRepository } from './modules/history/repository.js'
 import { historyRoutes } from './modules/history/routes.js'
@@ -17,6 +21,12 @@ import { createHistoryService } from './modules/history/service.js'
 import { MathPool } from './modules/math/pool.js'
 import { mathRoutes } from './modules/math/routes.js'
 import { createMathService } from './modules/math/service.js'
+import { createProductsRepository } from './modules/products/repository.js'
+import { productsRoutes } from './modules/products/routes.js'
+import { createProductsService } from './modules/products/service.js'
+import { createTasksRepository } from './modules/tasks/repository.js'
+import { tasksRoutes } from './modules/tasks/routes.js'
+import { createTasksService } from './modules/tasks/service.js'
 import { createUsersRepository } from './modules/users/repository.js'
 import { usersRoutes } from './modules/users/routes.js'
 import { createUsersService } from './modules/users/service.js'
@@ -71,14 +81,24 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
     metrics.historyBatchSize.observe(size),
   )
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
-  const mathCache = new TwoTierCache({
-    name: 'math',
-    registry: metrics.registry,
-    maxBytes: config.cache.maxBytes,
-    redisMaxValueBytes: config.cache.redisMaxValueBytes,
-    redisTtlSeconds: config.cache.redisTtlSeconds,
+  const cacheNamed = (name: string) =>
+    new TwoTierCache({
+      name,
+      registry: metrics.registry,
+      maxBytes: config.cache.maxBytes,
+      redisMaxValueBytes: config.cache.redisMaxValueBytes,
+      redisTtlSeconds: config.cache.redisTtlSeconds,
+      log,
+      ...(redis ? { redis } : {}),
+    })
+  const files = createFilesService({
+    db: database.db,
+    dialect: database.dialect,
+    files: createFilesRepository(database.db),
+    storage: new LocalDiskStorage(config.files.uploadDir),
+    maxUploadBytes: config.files.maxUploadBytes,
+    maxUserStorageBytes: config.files.maxUserStorageBytes,
     log,
-    ...(redis ? { redis } : {}),
   })
   const pruneExpiredTokens = setInterval(() => {
     refreshTokens
@@ -97,7 +117,10 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
       users: usersRepository,
       refreshTokens,
       userStates,
+      // A deleted user's file rows go by FK cascade; their stored bytes go through the files service.
+      beforeDelete: files.prepareOwnerRemoval,
     }),
+    files,
     auth: createAuthService({
       db: database.db,
       users: usersRepository,
@@ -109,11 +132,16 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
     history,
     math: createMathService({
       pool,
-      cache: mathCache,
+      cache: cacheNamed('math'),
       history,
       limits: config.math,
       registry: metrics.registry,
     }),
+    products: createProductsService({
+      products: createProductsRepository(database.db),
+      cache: cacheNamed('products'),
+    }),
+    tasks: createTasksService({ tasks: createTasksRepository(database.db) }),
     async close() {
       clearInterval(pruneExpiredTokens)
       // Every acknowledged call's history row must be written before the pool goes away.
@@ -232,6 +260,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await limited.register(usersRoutes, { users: services.users })
         await limited.register(mathRoutes, { math: services.math })
         await limited.register(historyRoutes, { history: services.history })
+        await limited.register(productsRoutes, { products: services.products })
+        await limited.register(tasksRoutes, { tasks: services.tasks })
+        await limited.register(filesRoutes, {
+          files: services.files,
+          maxUploadBytes: config.files.maxUploadBytes,
+        })
       })
     },
     { prefix: API_PREFIX },

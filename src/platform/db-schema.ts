@@ -53,10 +53,58 @@ export interface MathHistoryTable {
   createdAt: Timestamp
 }
 
+export interface ProductsTable {
+  id: string
+  name: string
+  description: string | null
+  /** Integer cents, so prices are exact; bigint on PostgreSQL (read back as a number). */
+  priceCents: number
+  stock: number
+  category: string
+  /** Unique, regardless of case, among rows whose deletedAt is null. */
+  sku: string
+  createdAt: Timestamp
+  updatedAt: Timestamp
+  /** Soft delete: set instead of removing the row; every read skips such rows. */
+  deletedAt: Timestamp | null
+}
+
+export type TaskPriority = 'low' | 'medium' | 'high'
+export type TaskStatus = 'pending' | 'in_progress' | 'completed'
+
+export interface TasksTable {
+  id: string
+  ownerId: string
+  title: string
+  description: string | null
+  priority: TaskPriority
+  status: TaskStatus
+  dueDate: Timestamp | null
+  createdAt: Timestamp
+  updatedAt: Timestamp
+}
+
+export interface FilesTable {
+  id: string
+  ownerId: string
+  /** Sanitised client-supplied name: metadata only, never part of a path. */
+  filename: string
+  size: number
+  /** Detected from the content, never taken from the client. */
+  contentType: string
+  sha256: string
+  /** Where the storage keeps the bytes; random, unrelated to the filename. */
+  storageKey: string
+  createdAt: Timestamp
+}
+
 export interface Database {
   users: UsersTable
   refreshTokens: RefreshTokensTable
   mathHistory: MathHistoryTable
+  products: ProductsTable
+  tasks: TasksTable
+  files: FilesTable
 }
 
 export function toIso(value: Date | string): string {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
 import type { Dialect } from '../../platform/database.js'
 import { uniqueViolation } from '../../platform/database.js'
@@ -50,9 +50,21 @@ export interface UsersServiceDeps {
   users: UsersRepository
   refreshTokens: RefreshTokensRepository
   userStates: UserStateCache
+  /**
+   * Runs inside the deleting transaction once the checks have passed; what it returns runs after the
+   * commit (the files module removes the user's stored bytes there).
+   */
+  beforeDelete?: (id: string, trx: Transaction<Database>) => Promise<() => Promise<void>>
 }
 
-export function createUsersService({ db, dialect, users, refreshTokens, userStates }: UsersServiceDeps) {
+export function createUsersService({
+  db,
+  dialect,
+  users,
+  refreshTokens,
+  userStates,
+  beforeDelete,
+}: UsersServiceDeps) {
   /** Admin-only changes must leave at least one active admin, checked under lock in the same transaction. */
   async function assertAnotherAdminRemains(executor: Executor, target: User): Promise<void> {
     if (target.role !== 'admin' || !target.isActive) return
@@ -185,13 +197,16 @@ export function createUsersService({ db, dialect, users, refreshTokens, userStat
 
     async delete(actor: AuthUser, id: string): Promise<void> {
       assertSelfOrAdmin(actor, id)
-      await db.transaction().execute(async (trx) => {
+      const afterCommit = await db.transaction().execute(async (trx) => {
         const target = await users.findById(id, trx)
         if (!target) throw notFound('No such user')
         await assertAnotherAdminRemains(trx, target)
+        const after = await beforeDelete?.(id, trx)
         await users.delete(id, trx)
+        return after
       })
       await userStates.invalidate(id)
+      await afterCommit?.()
     },
   }
 }

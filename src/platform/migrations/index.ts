@@ -2,6 +2,9 @@ import type { Migration, MigrationProvider } from 'kysely/migration'
 import type { Dialect } from '../database.js'
 import { users } from './0001-users.js'
 import { history } from './0002-history.js'
+import { products } from './0003-products.js'
+import { tasks } from './0004-tasks.js'
+import { files } from './0005-files.js'
 
 /**
  * Migrations are numbered and listed here explicitly, so the built output needs no directory scanning.
@@ -12,6 +15,9 @@ export type DialectMigration = (dialect: Dialect) => Migration
 const migrations: Record<string, DialectMigration> = {
   '0001-users': users,
   '0002-history': history,
+  '0003-products': products,
+  '0004-tasks': tasks,
+  '0005-files': files,
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,0 +1,231 @@
+import multipart, { type MultipartFile } from '@fastify/multipart'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import { badRequest, DomainError } from '../../platform/errors.js'
+import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
+import { validatorCompiler } from '../../platform/validation.js'
+import { FileContent, FilePublic, FilesListQuery, FilesPage, FileUpload } from './schemas.js'
+import { type FilesService, TEXT_PLAIN, type UploadSource } from './service.js'
+
+export interface FilesRoutesOptions {
+  files: FilesService
+  maxUploadBytes: number
+}
+
+/** The upload body is streamed by the handler; its schema documents the form but validates nothing. */
+const streamedBodyCompiler: FastifySchemaCompiler<object> = (route) =>
+  route.httpPart === 'body' ? () => true : validatorCompiler(route)
+
+const missingFile = () =>
+  badRequest('The form has no file part named "file"', [{ path: '/body/file', message: 'is required' }])
+
+/** Parser failures are the client's: a broken or cut-off body, except the parser's own limits (413). */
+function multipartError(error: unknown): unknown {
+  if (error instanceof DomainError || (error as { statusCode?: unknown } | null)?.statusCode === 413)
+    return error
+  return badRequest('The multipart body is malformed or incomplete')
+}
+
+async function receiveFile(request: FastifyRequest, maxUploadBytes: number): Promise<UploadSource> {
+  let part: MultipartFile | undefined
+  try {
+    part = await request.file()
+  } catch (error) {
+    throw multipartError(error)
+  }
+  if (!part) throw missingFile()
+  if (part.fieldname !== 'file') {
+    part.file.resume()
+    throw missingFile()
+  }
+  const { file } = part
+  return {
+    filename: part.filename,
+    content: (async function* () {
+      try {
+        for await (const chunk of file) yield chunk as Buffer
+      } catch (error) {
+        throw multipartError(error)
+      }
+      // Past the limit the parser stops passing bytes on and ends the part as if it were complete.
+      if (file.truncated) {
+        throw new DomainError(
+          'payload_too_large',
+          `The file is larger than the upload limit of ${maxUploadBytes} bytes`,
+        )
+      }
+    })(),
+  }
+}
+
+/** RFC 6266: a plain-ASCII name for old clients, the exact UTF-8 name (RFC 8187 encoding) for the rest. */
+export function contentDisposition(filename: string): string {
+  const fallback = filename.replace(/[^\x20-\x7e]|["\\%]/gu, '_')
+  const encoded = encodeURIComponent(filename).replace(
+    /['()*]/g,
+    (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`,
+  )
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`
+}
+
+/** If-None-Match uses the weak comparison (RFC 9110 §13.1.2). */
+function matchesETag(header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim()
+    return tag === '*' || tag.replace(/^W\//, '') === etag
+  })
+}
+
+export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async (app, options) => {
+  const { files, maxUploadBytes } = options
+  const tags = ['files']
+  const security = [{ bearerAuth: [] }]
+
+  // Registered here, so no other route accepts multipart bodies. One file part per request; the few
+  // text fields a form may carry along are small and bounded.
+  await app.register(multipart, {
+    limits: { fileSize: maxUploadBytes, files: 1, fields: 10, fieldSize: 1024, parts: 20, headerPairs: 20 },
+  })
+
+  app.post(
+    '/files',
+    {
+      schema: {
+        operationId: 'files-upload',
+        summary: 'Upload a file (multipart/form-data, one part named "file")',
+        description:
+          'The kind is judged from the content’s own bytes, never from the name or the declared type: plain ' +
+          'UTF-8 text, PDF, PNG, JPEG, GIF, DOC or DOCX; anything else is 415. Larger than MAX_UPLOAD_BYTES, ' +
+          'or past your MAX_USER_STORAGE_BYTES quota, is 413.',
+        tags,
+        security,
+        consumes: ['multipart/form-data'],
+        body: FileUpload,
+        response: { 201: FilePublic, ...problemResponses(400, 401, 413, 415, 429) },
+      },
+      validatorCompiler: streamedBodyCompiler,
+      onRequest: app.authenticate,
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) {
+        throw new DomainError(
+          'unsupported_media_type',
+          'Send the file as multipart/form-data, in a part named "file"',
+        )
+      }
+      let file: FilePublic
+      try {
+        file = await files.upload(request.user!, () => receiveFile(request, maxUploadBytes))
+      } finally {
+        // Refused part-way: read what the client is still sending (bounded by the request timeout) and
+        // drop it, so the connection ends cleanly instead of lingering paused with unread bytes.
+        if (!request.raw.readableEnded) request.raw.resume()
+      }
+      return reply
+        .code(201)
+        .header('location', `${request.url.split('?')[0]}/${file.id}`)
+        .send(file)
+    },
+  )
+
+  app.get(
+    '/files',
+    {
+      schema: {
+        operationId: 'files-list',
+        summary: 'List your files, newest first (an admin sees everyone’s)',
+        tags,
+        security,
+        querystring: FilesListQuery,
+        response: { 200: FilesPage, ...problemResponses(400, 401, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => {
+      const { page, pageSize } = request.query
+      const { items, total } = await files.list(request.user!, (page - 1) * pageSize, pageSize)
+      return pageOf(items, total, request.query)
+    },
+  )
+
+  app.get(
+    '/files/:id',
+    {
+      schema: {
+        operationId: 'files-get',
+        summary: 'Get a file’s metadata (owner or admin)',
+        tags,
+        security,
+        params: IdParams,
+        response: { 200: FilePublic, ...problemResponses(400, 401, 404, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => files.get(request.user!, request.params.id),
+  )
+
+  app.get(
+    '/files/:id/content',
+    {
+      schema: {
+        operationId: 'files-download',
+        summary: 'Download a file’s content as an attachment (owner or admin)',
+        description:
+          'Content-Type is the detected type. ETag is the quoted SHA-256; If-None-Match with it answers 304.',
+        tags,
+        security,
+        params: IdParams,
+        response: {
+          200: FileContent,
+          304: { type: 'null', description: 'Not modified: If-None-Match matched the ETag' },
+          ...problemResponses(400, 401, 404, 429),
+        },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request, reply) => {
+      const { file, open } = await files.download(request.user!, request.params.id)
+      const etag = `"${file.sha256}"`
+      // Per-user content: browsers may keep it but must revalidate; shared caches must not keep it.
+      reply.header('etag', etag).header('cache-control', 'private, no-cache')
+      if (matchesETag(request.headers['if-none-match'], etag)) return reply.code(304).send(null)
+      const content = await open()
+      return (
+        reply
+          .header(
+            'content-type',
+            file.contentType === TEXT_PLAIN ? `${TEXT_PLAIN}; charset=utf-8` : file.contentType,
+          )
+          .header('content-length', file.size)
+          .header('content-disposition', contentDisposition(file.filename))
+          .header('x-content-type-options', 'nosniff')
+          // Should a browser render it anyway, the content gets no scripts, no requests, no origin.
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .send(content)
+      )
+    },
+  )
+
+  app.delete(
+    '/files/:id',
+    {
+      schema: {
+        operationId: 'files-delete',
+        summary: 'Delete a file, its metadata and its bytes (owner or admin)',
+        tags,
+        security,
+        params: IdParams,
+        response: {
+          204: { type: 'null', description: 'Deleted' },
+          ...problemResponses(400, 401, 404, 429),
+        },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request, reply) => {
+      await files.delete(request.user!, request.params.id)
+      return reply.code(204).send(null)
+    },
+  )
+}

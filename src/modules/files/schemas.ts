@@ -1,0 +1,56 @@
+import { type Static, Type } from 'typebox'
+import { PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+
+export const FilePublic = Type.Object(
+  {
+    id: Uuid,
+    filename: Type.String({
+      description:
+        'Name the client gave, sanitised: no directories, no control characters, at most 255 bytes. Metadata only',
+    }),
+    size: Type.Integer({ minimum: 0, description: 'Size in bytes' }),
+    contentType: Type.String({
+      description:
+        'Media type detected from the content itself: text/plain, application/pdf, image/png, image/jpeg, ' +
+        'image/gif, application/msword or application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+    }),
+    sha256: Type.String({
+      pattern: '^[0-9a-f]{64}$',
+      description: 'SHA-256 of the content, lower-case hex; the download’s ETag',
+    }),
+    ownerId: Type.String({ format: 'uuid', description: 'Id of the user who uploaded the file' }),
+    createdAt: Timestamp,
+  },
+  { description: 'An uploaded file’s metadata' },
+)
+export type FilePublic = Static<typeof FilePublic>
+
+export const FilesPage = Type.Object(
+  {
+    items: Type.Array(FilePublic, { description: 'Files on this page, newest first' }),
+    total: Type.Integer({ description: 'Number of files in all pages' }),
+    page: Type.Integer({ description: 'This page number, from 1' }),
+    pageSize: Type.Integer({ description: 'Page size used' }),
+  },
+  { description: 'A page of files' },
+)
+
+export const FilesListQuery = PageQuery
+
+/** Documents the multipart body; the handler reads it as a stream rather than having it validated. */
+export const FileUpload = Type.Object(
+  {
+    file: Type.String({
+      format: 'binary',
+      description:
+        'The file. Allowed: plain UTF-8 text, PDF, PNG, JPEG, GIF, Word (.doc, .docx), judged by the content ' +
+        'whatever its name or declared type; at most MAX_UPLOAD_BYTES',
+    }),
+  },
+  { description: 'multipart/form-data with one part named "file"' },
+)
+
+export const FileContent = {
+  description: 'The stored bytes, as an attachment',
+  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+}

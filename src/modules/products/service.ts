@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto'
+import type { TwoTierCache } from '../../platform/cache.js'
+import { uniqueViolation } from '../../platform/database.js'
+import { toIso } from '../../platform/db-schema.js'
+import { badRequest, conflict, notFound } from '../../platform/errors.js'
+import { pageOf } from '../../platform/schemas.js'
+import type { ProductFilter, ProductRow, ProductsRepository } from './repository.js'
+import type {
+  Product,
+  ProductInput,
+  ProductListQuery,
+  ProductPatch,
+  ProductSearchQuery,
+  ProductsPage,
+} from './schemas.js'
+
+const NAMESPACE = 'products'
+
+/*
+ * The shortest decimal that round-trips to the double is what a client that meant two decimals sent, so
+ * its digits decide; float arithmetic such as multipleOf: 0.01 rejects 0.29 and accepts near misses.
+ */
+const TWO_DECIMALS = /^(\d+)(?:\.(\d{1,2}))?$/
+
+/** The exact integer cents of a price, or a 400 naming `path` when it has more than 2 decimals. */
+export function toCents(price: number, path: string): number {
+  const match = TWO_DECIMALS.exec(String(price))
+  if (!match) {
+    throw badRequest(`${path} must have at most 2 decimal places`, [
+      { path, message: 'must have at most 2 decimal places' },
+    ])
+  }
+  return Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'))
+}
+
+function toProduct(row: ProductRow): Product {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    // A division is correctly rounded: the result is the double closest to the decimal, as JSON.parse gives.
+    price: Number(row.priceCents) / 100,
+    stock: row.stock,
+    category: row.category,
+    sku: row.sku,
+    createdAt: toIso(row.createdAt),
+    updatedAt: toIso(row.updatedAt),
+  }
+}
+
+/** The database's unique index, not a prior lookup, decides: two concurrent writes cannot both win. */
+async function skuConflictAware<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write()
+  } catch (error) {
+    if (uniqueViolation(error)?.includes('sku')) throw conflict('A live product already has this SKU')
+    throw error
+  }
+}
+
+export interface ProductsServiceDeps {
+  products: ProductsRepository
+  cache: TwoTierCache
+}
+
+export function createProductsService({ products, cache }: ProductsServiceDeps) {
+  /*
+   * Keys carry the namespace version, which every write bumps once committed: a read after a write, on any
+   * instance sharing the Redis, misses and reads the database. Entries of old versions just age out.
+   */
+  async function cached<T>(kind: string, key: unknown, load: () => Promise<T>): Promise<T> {
+    const version = await cache.namespaceVersion(NAMESPACE)
+    const { value } = await cache.getOrCompute(
+      `${NAMESPACE}:v${version}:${kind}:${JSON.stringify(key)}`,
+      async () => JSON.stringify(await load()),
+    )
+    return JSON.parse(value) as T
+  }
+
+  async function written(row: ProductRow | undefined): Promise<Product> {
+    if (!row) throw notFound('No such product')
+    await cache.bumpNamespace(NAMESPACE)
+    return toProduct(row)
+  }
+
+  function listFilter(query: ProductListQuery): ProductFilter {
+    const minPriceCents =
+      query.minPrice === undefined ? undefined : toCents(query.minPrice, '/querystring/minPrice')
+    const maxPriceCents =
+      query.maxPrice === undefined ? undefined : toCents(query.maxPrice, '/querystring/maxPrice')
+    if (minPriceCents !== undefined && maxPriceCents !== undefined && minPriceCents > maxPriceCents) {
+      throw badRequest('minPrice must not be greater than maxPrice', [
+        { path: '/querystring/minPrice', message: 'must be <= maxPrice' },
+      ])
+    }
+    return {
+      ...(query.name !== undefined ? { name: query.name } : {}),
+      ...(query.category !== undefined ? { category: query.category } : {}),
+      ...(minPriceCents !== undefined ? { minPriceCents } : {}),
+      ...(maxPriceCents !== undefined ? { maxPriceCents } : {}),
+      inStockOnly: query.inStockOnly,
+    }
+  }
+
+  return {
+    async list(query: ProductListQuery): Promise<ProductsPage> {
+      const filter = listFilter(query)
+      const { page, pageSize, sortBy, sortOrder } = query
+      return cached('list', [filter, sortBy, sortOrder, page, pageSize], async () => {
+        const { items, total } = await products.list(
+          filter,
+          { sortBy, sortOrder },
+          { offset: (page - 1) * pageSize, limit: pageSize },
+        )
+        return pageOf(items.map(toProduct), total, query)
+      })
+    },
+
+    async search(query: ProductSearchQuery): Promise<ProductsPage> {
+      const { q, page, pageSize } = query
+      return cached('search', [q, page, pageSize], async () => {
+        const { items, total } = await products.search(q, { offset: (page - 1) * pageSize, limit: pageSize })
+        return pageOf(items.map(toProduct), total, query)
+      })
+    },
+
+    async get(id: string): Promise<Product> {
+      return cached('get', id, async () => {
+        const row = await products.findLive(id)
+        if (!row) throw notFound('No such product')
+        return toProduct(row)
+      })
+    },
+
+    async create(input: ProductInput): Promise<Product> {
+      const priceCents = toCents(input.price, '/body/price')
+      const now = new Date().toISOString()
+      const row = await skuConflictAware(() =>
+        products.insert({
+          id: randomUUID(),
+          name: input.name,
+          description: input.description ?? null,
+          priceCents,
+          stock: input.stock,
+          category: input.category,
+          sku: input.sku,
+          createdAt: now,
+          updatedAt: now,
+        }),
+      )
+      return written(row)
+    },
+
+    /** PUT: every writable field takes the given value; an omitted description is cleared. */
+    async replace(id: string, input: ProductInput): Promise<Product> {
+      const priceCents = toCents(input.price, '/body/price')
+      const row = await skuConflictAware(() =>
+        products.update(id, {
+          name: input.name,
+          description: input.description ?? null,
+          priceCents,
+          stock: input.stock,
+          category: input.category,
+          sku: input.sku,
+          updatedAt: new Date().toISOString(),
+        }),
+      )
+      return written(row)
+    },
+
+    /** PATCH: only the given fields change; description: null clears it. */
+    async update(id: string, changes: ProductPatch): Promise<Product> {
+      const { price, ...rest } = changes
+      const priceCents = price === undefined ? undefined : toCents(price, '/body/price')
+      const row = await skuConflictAware(() =>
+        products.update(id, {
+          ...rest,
+          ...(priceCents !== undefined ? { priceCents } : {}),
+          updatedAt: new Date().toISOString(),
+        }),
+      )
+      return written(row)
+    },
+
+    /** Soft delete: the row stays, but no read returns it and its SKU is free again. */
+    async delete(id: string): Promise<void> {
+      const now = new Date().toISOString()
+      await written(await products.update(id, { deletedAt: now, updatedAt: now }))
+    },
+  }
+}
+
+export type ProductsService = ReturnType<typeof createProductsService>

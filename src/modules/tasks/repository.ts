@@ -1,0 +1,190 @@
+import type {
+  Expression,
+  ExpressionBuilder,
+  Insertable,
+  Kysely,
+  Selectable,
+  SqlBool,
+  Updateable,
+} from 'kysely'
+import {
+  type Database,
+  type TaskPriority,
+  type TaskStatus,
+  type TasksTable,
+  toIso,
+} from '../../platform/db-schema.js'
+import { containsText } from '../../platform/sql.js'
+
+export interface Task {
+  id: string
+  title: string
+  description: string | null
+  priority: TaskPriority
+  status: TaskStatus
+  dueDate: string | null
+  ownerId: string
+  createdAt: string
+  updatedAt: string
+}
+
+export interface TaskFilter {
+  /** Only this owner's tasks; every owner's when absent. */
+  ownerId?: string
+  priority?: TaskPriority
+  status?: TaskStatus
+  /** Plain text to find in the title or description; LIKE wildcards in it match only themselves. */
+  search?: string
+}
+
+export type TaskSortKey = 'createdAt' | 'dueDate' | 'priority'
+export type SortOrder = 'asc' | 'desc'
+
+export interface TaskSort {
+  by: TaskSortKey
+  order: SortOrder
+}
+
+export interface TaskCounts {
+  total: number
+  pending: number
+  inProgress: number
+  completed: number
+  low: number
+  medium: number
+  high: number
+  overdue: number
+}
+
+function toTask(row: Selectable<TasksTable>): Task {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    priority: row.priority,
+    status: row.status,
+    dueDate: row.dueDate === null ? null : toIso(row.dueDate),
+    ownerId: row.ownerId,
+    createdAt: toIso(row.createdAt),
+    updatedAt: toIso(row.updatedAt),
+  }
+}
+
+type TasksExpressions = ExpressionBuilder<Database, 'tasks'>
+
+function matching(filter: TaskFilter) {
+  return (eb: TasksExpressions) => {
+    const conditions: Expression<SqlBool>[] = []
+    if (filter.ownerId !== undefined) conditions.push(eb('ownerId', '=', filter.ownerId))
+    if (filter.priority !== undefined) conditions.push(eb('priority', '=', filter.priority))
+    if (filter.status !== undefined) conditions.push(eb('status', '=', filter.status))
+    if (filter.search) {
+      conditions.push(
+        eb.or([containsText('title', filter.search), containsText('description', filter.search)]),
+      )
+    }
+    return eb.and(conditions)
+  }
+}
+
+/** Semantic order, not alphabetical (which would put high before low before medium). */
+const priorityRank = (eb: TasksExpressions) =>
+  eb
+    .case('priority')
+    .when('low')
+    .then(eb.lit(1))
+    .when('medium')
+    .then(eb.lit(2))
+    .when('high')
+    .then(eb.lit(3))
+    .end()
+
+/** 1 for each row where `condition` holds; the literals keep PostgreSQL from typing the sum as text. */
+const countWhere = (eb: TasksExpressions, condition: Expression<SqlBool>) =>
+  eb.fn.coalesce(
+    eb.fn.sum<number>(eb.case().when(condition).then(eb.lit(1)).else(eb.lit(0)).end()),
+    eb.lit(0),
+  )
+
+export function createTasksRepository(db: Kysely<Database>) {
+  return {
+    async insert(task: Insertable<TasksTable>): Promise<Task> {
+      return toTask(await db.insertInto('tasks').values(task).returningAll().executeTakeFirstOrThrow())
+    },
+
+    /** The task, if it exists and (when `ownerId` is given) belongs to that owner. */
+    async findById(id: string, ownerId?: string): Promise<Task | undefined> {
+      let query = db.selectFrom('tasks').selectAll().where('id', '=', id)
+      if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
+      const row = await query.executeTakeFirst()
+      return row && toTask(row)
+    },
+
+    async list(
+      filter: TaskFilter,
+      sort: TaskSort,
+      offset: number,
+      limit: number,
+    ): Promise<{ items: Task[]; total: number }> {
+      let query = db.selectFrom('tasks').selectAll().where(matching(filter))
+      if (sort.by === 'priority') query = query.orderBy(priorityRank, sort.order)
+      else if (sort.by === 'dueDate')
+        query = query.orderBy('dueDate', (ob) => (sort.order === 'asc' ? ob.asc() : ob.desc()).nullsLast())
+      else query = query.orderBy('createdAt', sort.order)
+      const [rows, count] = await Promise.all([
+        query.orderBy('id', sort.order).offset(offset).limit(limit).execute(),
+        db
+          .selectFrom('tasks')
+          .where(matching(filter))
+          .select((eb) => eb.fn.countAll<number>().as('total'))
+          .executeTakeFirstOrThrow(),
+      ])
+      return { items: rows.map(toTask), total: Number(count.total) }
+    },
+
+    /** Changes the task when it exists and (when `ownerId` is given) belongs to that owner, in one statement. */
+    async update(id: string, patch: Updateable<TasksTable>, ownerId?: string): Promise<Task | undefined> {
+      let query = db.updateTable('tasks').set(patch).where('id', '=', id)
+      if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
+      const row = await query.returningAll().executeTakeFirst()
+      return row && toTask(row)
+    },
+
+    async delete(id: string, ownerId?: string): Promise<boolean> {
+      let query = db.deleteFrom('tasks').where('id', '=', id)
+      if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
+      const result = await query.executeTakeFirst()
+      return Number(result.numDeletedRows) > 0
+    },
+
+    /** Every count in one pass over the owner's (or all) tasks; `now` is an ISO string, comparable on both databases. */
+    async counts(ownerId: string | undefined, now: string): Promise<TaskCounts> {
+      let query = db
+        .selectFrom('tasks')
+        .select((eb) => [
+          eb.fn.countAll<number>().as('total'),
+          countWhere(eb, eb('status', '=', 'pending')).as('pending'),
+          countWhere(eb, eb('status', '=', 'in_progress')).as('inProgress'),
+          countWhere(eb, eb('status', '=', 'completed')).as('completed'),
+          countWhere(eb, eb('priority', '=', 'low')).as('low'),
+          countWhere(eb, eb('priority', '=', 'medium')).as('medium'),
+          countWhere(eb, eb('priority', '=', 'high')).as('high'),
+          countWhere(eb, eb.and([eb('dueDate', '<', now), eb('status', '!=', 'completed')])).as('overdue'),
+        ])
+      if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
+      const row = await query.executeTakeFirstOrThrow()
+      return {
+        total: Number(row.total),
+        pending: Number(row.pending),
+        inProgress: Number(row.inProgress),
+        completed: Number(row.completed),
+        low: Number(row.low),
+        medium: Number(row.medium),
+        high: Number(row.high),
+        overdue: Number(row.overdue),
+      }
+    },
+  }
+}
+
+export type TasksRepository = ReturnType<typeof createTasksRepository>

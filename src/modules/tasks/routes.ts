@@ -1,0 +1,146 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
+import {
+  Task,
+  TaskCreate,
+  TaskStatistics,
+  TaskStatisticsQuery,
+  TasksListQuery,
+  TasksPage,
+  TaskUpdate,
+} from './schemas.js'
+import type { TasksService } from './service.js'
+
+export interface TasksRoutesOptions {
+  tasks: TasksService
+}
+
+export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async (app, { tasks }) => {
+  const tags = ['tasks']
+  const security = [{ bearerAuth: [] }]
+
+  app.get(
+    '/tasks',
+    {
+      schema: {
+        operationId: 'tasks-list',
+        summary: 'List your tasks, filtered, searched and sorted (admin: everyone’s, or one owner’s)',
+        tags,
+        security,
+        querystring: TasksListQuery,
+        response: { 200: TasksPage, ...problemResponses(400, 401, 403, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => {
+      const { items, total } = await tasks.list(request.user!, request.query)
+      return pageOf(items, total, request.query)
+    },
+  )
+
+  app.post(
+    '/tasks',
+    {
+      schema: {
+        operationId: 'tasks-create',
+        summary: 'Create a task owned by you',
+        tags,
+        security,
+        body: TaskCreate,
+        response: { 201: Task, ...problemResponses(400, 401, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request, reply) => reply.code(201).send(await tasks.create(request.user!, request.body)),
+  )
+
+  // Declared before /tasks/:id so the literal path is never read as an id.
+  app.get(
+    '/tasks/statistics',
+    {
+      schema: {
+        operationId: 'tasks-statistics',
+        summary:
+          'Count your tasks by status and priority, and how many are overdue (admin: all, or one owner’s)',
+        tags,
+        security,
+        querystring: TaskStatisticsQuery,
+        response: { 200: TaskStatistics, ...problemResponses(400, 401, 403, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => tasks.statistics(request.user!, request.query.ownerId),
+  )
+
+  app.get(
+    '/tasks/:id',
+    {
+      schema: {
+        operationId: 'tasks-get',
+        summary: 'Get a task (owner or admin)',
+        tags,
+        security,
+        params: IdParams,
+        response: { 200: Task, ...problemResponses(400, 401, 404, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => tasks.get(request.user!, request.params.id),
+  )
+
+  app.put(
+    '/tasks/:id',
+    {
+      schema: {
+        operationId: 'tasks-replace',
+        summary: 'Replace a task’s writable fields; omitted optional ones return to their defaults',
+        tags,
+        security,
+        params: IdParams,
+        body: TaskCreate,
+        response: { 200: Task, ...problemResponses(400, 401, 404, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => tasks.replace(request.user!, request.params.id, request.body),
+  )
+
+  app.patch(
+    '/tasks/:id',
+    {
+      schema: {
+        operationId: 'tasks-update',
+        summary: 'Change some of a task’s fields (owner or admin)',
+        tags,
+        security,
+        params: IdParams,
+        body: TaskUpdate,
+        response: { 200: Task, ...problemResponses(400, 401, 404, 429) },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request) => tasks.update(request.user!, request.params.id, request.body),
+  )
+
+  app.delete(
+    '/tasks/:id',
+    {
+      schema: {
+        operationId: 'tasks-delete',
+        summary: 'Delete a task (owner or admin)',
+        tags,
+        security,
+        params: IdParams,
+        response: {
+          204: { type: 'null', description: 'Deleted' },
+          ...problemResponses(400, 401, 404, 429),
+        },
+      },
+      onRequest: app.authenticate,
+    },
+    async (request, reply) => {
+      await tasks.delete(request.user!, request.params.id)
+      return reply.code(204).send(null)
+    },
+  )
+}

@@ -1,0 +1,133 @@
+import { type Static, Type } from 'typebox'
+import { PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+
+export const Title = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '\\S',
+  description: 'Title, 1–200 characters, not only whitespace',
+})
+export const Description = Type.Union([Type.String({ maxLength: 5000 }), Type.Null()], {
+  description: 'Free text, at most 5000 characters; null for none',
+})
+export const Priority = Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')], {
+  description: 'Priority: low, medium or high',
+})
+export const Status = Type.Union(
+  [Type.Literal('pending'), Type.Literal('in_progress'), Type.Literal('completed')],
+  { description: 'Status: pending, in_progress or completed' },
+)
+export const DueDate = Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+  description: 'When the task is due: an ISO-8601 date-time with a time zone, or null for no due date',
+})
+
+export const Task = Type.Object(
+  {
+    id: Uuid,
+    title: Title,
+    description: Description,
+    priority: Priority,
+    status: Status,
+    dueDate: Type.Union([Timestamp, Type.Null()], { description: 'When the task is due (UTC), or null' }),
+    ownerId: Type.String({ format: 'uuid', description: 'The user who owns the task' }),
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
+  { description: 'A task' },
+)
+
+/** POST and PUT: PUT replaces every writable field, so what it omits takes the same defaults as on create. */
+export const TaskCreate = Type.Object(
+  {
+    title: Title,
+    description: Type.Optional(Description),
+    priority: Type.Optional(Type.Union(Priority.anyOf, { description: 'Priority; medium when omitted' })),
+    status: Type.Optional(Type.Union(Status.anyOf, { description: 'Status; pending when omitted' })),
+    dueDate: Type.Optional(DueDate),
+  },
+  { additionalProperties: false, description: 'A task’s writable fields' },
+)
+export type TaskCreate = Static<typeof TaskCreate>
+
+export const TaskUpdate = Type.Object(
+  {
+    title: Type.Optional(Title),
+    description: Type.Optional(Description),
+    priority: Type.Optional(Priority),
+    status: Type.Optional(Status),
+    dueDate: Type.Optional(DueDate),
+  },
+  { additionalProperties: false, minProperties: 1, description: 'Fields to change; null clears a field' },
+)
+export type TaskUpdate = Static<typeof TaskUpdate>
+
+const OwnerFilter = Type.String({
+  format: 'uuid',
+  description: 'Admin only: one owner’s tasks (anyone else may pass only their own id)',
+})
+
+export const TasksListQuery = Type.Object(
+  {
+    ...PageQuery.properties,
+    priority: Type.Optional(Priority),
+    status: Type.Optional(Status),
+    search: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'Case-insensitive text to find in the title or description, taken literally',
+      }),
+    ),
+    sortBy: Type.Union([Type.Literal('createdAt'), Type.Literal('dueDate'), Type.Literal('priority')], {
+      default: 'createdAt',
+      description: 'Sort key; priority sorts low < medium < high; tasks without a due date come last',
+    }),
+    sortOrder: Type.Union([Type.Literal('asc'), Type.Literal('desc')], {
+      default: 'desc',
+      description: 'Sort direction',
+    }),
+    ownerId: Type.Optional(OwnerFilter),
+  },
+  { additionalProperties: false },
+)
+export type TasksListQuery = Static<typeof TasksListQuery>
+
+export const TasksPage = Type.Object(
+  {
+    items: Type.Array(Task, { description: 'Tasks on this page' }),
+    total: Type.Integer({ description: 'Number of matching tasks in all pages' }),
+    page: Type.Integer({ description: 'This page number, from 1' }),
+    pageSize: Type.Integer({ description: 'Page size used' }),
+  },
+  { description: 'A page of tasks' },
+)
+
+export const TaskStatisticsQuery = Type.Object(
+  { ownerId: Type.Optional(OwnerFilter) },
+  { additionalProperties: false },
+)
+
+const count = (description: string) => Type.Integer({ minimum: 0, description })
+
+export const TaskStatistics = Type.Object(
+  {
+    total: count('Number of tasks'),
+    byStatus: Type.Object(
+      {
+        pending: count('Tasks pending'),
+        in_progress: count('Tasks in progress'),
+        completed: count('Tasks completed'),
+      },
+      { description: 'Tasks per status' },
+    ),
+    byPriority: Type.Object(
+      {
+        low: count('Low-priority tasks'),
+        medium: count('Medium-priority tasks'),
+        high: count('High-priority tasks'),
+      },
+      { description: 'Tasks per priority' },
+    ),
+    overdue: count('Tasks not completed whose due date has passed'),
+  },
+  { description: 'Counts of tasks' },
+)

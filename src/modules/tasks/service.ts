@@ -1,0 +1,158 @@
+import type { AuthUser } from '../../platform/auth.js'
+import type { TaskPriority, TaskStatus } from '../../platform/db-schema.js'
+import { badRequest, forbidden, notFound } from '../../platform/errors.js'
+import { uuidv7 } from '../../platform/ids.js'
+import type { SortOrder, Task, TaskSortKey, TasksRepository } from './repository.js'
+
+export interface TaskInput {
+  title: string
+  description?: string | null
+  priority?: TaskPriority
+  status?: TaskStatus
+  dueDate?: string | null
+}
+
+export type TaskChanges = Partial<TaskInput>
+
+export interface TaskListQuery {
+  page: number
+  pageSize: number
+  priority?: TaskPriority
+  status?: TaskStatus
+  search?: string
+  sortBy: TaskSortKey
+  sortOrder: SortOrder
+  ownerId?: string
+}
+
+export interface TaskStatistics {
+  total: number
+  byStatus: Record<TaskStatus, number>
+  byPriority: Record<TaskPriority, number>
+  overdue: number
+}
+
+const DEFAULTS = { description: null, priority: 'medium', status: 'pending', dueDate: null } as const
+
+/**
+ * Stored as `Date#toISOString()` text, which compares correctly as a string on SQLite. The schema's
+ * date-time format still lets through values with no such instant (a leap second) or, after shifting to
+ * UTC, outside years 1–9999, where that text no longer sorts and PostgreSQL rejects year 0.
+ */
+function normaliseDueDate(value: string | null): string | null {
+  if (value === null) return null
+  const time = Date.parse(value)
+  const iso = Number.isNaN(time) ? '' : new Date(time).toISOString()
+  if (!/^(?!0000)\d{4}-/.test(iso)) {
+    throw badRequest('dueDate is not a representable date-time', [
+      { path: '/body/dueDate', message: 'must be a real instant between the years 1 and 9999' },
+    ])
+  }
+  return iso
+}
+
+export function createTasksService({ tasks }: { tasks: TasksRepository }) {
+  /** The owner whose tasks a single-task operation may touch; undefined lets an admin reach any task. */
+  const scopeOf = (actor: AuthUser) => (actor.role === 'admin' ? undefined : actor.id)
+
+  /** Whose tasks a listing covers: an admin's choice (all when absent), otherwise always the caller's own. */
+  function ownerFilter(actor: AuthUser, requested: string | undefined): string | undefined {
+    if (actor.role === 'admin') return requested
+    if (requested !== undefined && requested !== actor.id) {
+      throw forbidden('Only an admin may read another user’s tasks')
+    }
+    return actor.id
+  }
+
+  // Someone else's task answers exactly like a missing one, so ids cannot be probed for existence.
+  const noSuchTask = () => notFound('No such task')
+
+  /** Every writable field, with the defaults standing in for what `input` omits (create and replace). */
+  function writableFields(input: TaskInput) {
+    return {
+      title: input.title,
+      description: input.description ?? DEFAULTS.description,
+      priority: input.priority ?? DEFAULTS.priority,
+      status: input.status ?? DEFAULTS.status,
+      dueDate: normaliseDueDate(input.dueDate ?? DEFAULTS.dueDate),
+    }
+  }
+
+  return {
+    async list(actor: AuthUser, query: TaskListQuery): Promise<{ items: Task[]; total: number }> {
+      const ownerId = ownerFilter(actor, query.ownerId)
+      return tasks.list(
+        {
+          ...(ownerId !== undefined ? { ownerId } : {}),
+          ...(query.priority ? { priority: query.priority } : {}),
+          ...(query.status ? { status: query.status } : {}),
+          ...(query.search ? { search: query.search } : {}),
+        },
+        { by: query.sortBy, order: query.sortOrder },
+        (query.page - 1) * query.pageSize,
+        query.pageSize,
+      )
+    },
+
+    /** The caller owns what they create, admin or not. */
+    async create(actor: AuthUser, input: TaskInput): Promise<Task> {
+      const now = new Date().toISOString()
+      return tasks.insert({
+        id: uuidv7(),
+        ownerId: actor.id,
+        ...writableFields(input),
+        createdAt: now,
+        updatedAt: now,
+      })
+    },
+
+    async get(actor: AuthUser, id: string): Promise<Task> {
+      const task = await tasks.findById(id, scopeOf(actor))
+      if (!task) throw noSuchTask()
+      return task
+    },
+
+    /** PUT: every writable field is set; omitted optional ones go back to their defaults. */
+    async replace(actor: AuthUser, id: string, input: TaskInput): Promise<Task> {
+      const updatedAt = new Date().toISOString()
+      const task = await tasks.update(id, { ...writableFields(input), updatedAt }, scopeOf(actor))
+      if (!task) throw noSuchTask()
+      return task
+    },
+
+    /** PATCH: only the fields present change; null clears description or dueDate. */
+    async update(actor: AuthUser, id: string, changes: TaskChanges): Promise<Task> {
+      const task = await tasks.update(
+        id,
+        {
+          ...(changes.title !== undefined ? { title: changes.title } : {}),
+          ...(changes.description !== undefined ? { description: changes.description } : {}),
+          ...(changes.priority !== undefined ? { priority: changes.priority } : {}),
+          ...(changes.status !== undefined ? { status: changes.status } : {}),
+          ...(changes.dueDate !== undefined ? { dueDate: normaliseDueDate(changes.dueDate) } : {}),
+          updatedAt: new Date().toISOString(),
+        },
+        scopeOf(actor),
+      )
+      if (!task) throw noSuchTask()
+      return task
+    },
+
+    async delete(actor: AuthUser, id: string): Promise<void> {
+      if (!(await tasks.delete(id, scopeOf(actor)))) throw noSuchTask()
+    },
+
+    /** Overdue: due before now and not completed. */
+    async statistics(actor: AuthUser, ownerId?: string): Promise<TaskStatistics> {
+      const counts = await tasks.counts(ownerFilter(actor, ownerId), new Date().toISOString())
+      return {
+        total: counts.total,
+        byStatus: { pending: counts.pending, in_progress: counts.inProgress, completed: counts.completed },
+        byPriority: { low: counts.low, medium: counts.medium, high: counts.high },
+        overdue: counts.overdue,
+      }
+    },
+  }
+}
+
+export type TasksService = ReturnType<typeof createTasksService>
