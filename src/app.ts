@@ -10,6 +10,7 @@ import type { Config } from './config.js'
 import { createRefreshTokensRepository } from './modules/auth/repository.js'
 import { authRoutes } from './modules/auth/routes.js'
 import { createAuthService } from './modules/auth/service.js'
+import { eventsRoutes } from './modules/events/routes.js'
 import { createFilesRepository } from './modules/files/repository.js'
 import { filesRoutes } from './modules/files/routes.js'
 import { createFilesService } from './modules/files/service.js'
@@ -34,12 +35,18 @@ import { AccessTokens, registerAuthHooks } from './platform/auth.js'
 import { TwoTierCache } from './platform/cache.js'
 import { migrateToLatest, openDatabase } from './platform/database.js'
 import { registerErrorHandling } from './platform/errors.js'
-import { createMetrics, registerHttpMetrics } from './platform/metrics.js'
+import { KafkaSink } from './platform/events/kafka-sink.js'
+import { createOutboxStore } from './platform/events/outbox.js'
+import { OutboxRelay } from './platform/events/relay.js'
+import type { EventSink } from './platform/events/sink.js'
+import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
 import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
+import { runWithRequestContext } from './platform/request-context.js'
 import { Problem } from './platform/schemas.js'
 import { UserStateCache } from './platform/user-state-cache.js'
 import { validatorCompiler } from './platform/validation.js'
+import { DEFAULT_WEB_ROOT, registerWebUi } from './platform/web-ui.js'
 
 export const API_PREFIX = '/api/v1'
 const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000
@@ -52,8 +59,15 @@ function requestId(request: IncomingMessage): string {
   return typeof supplied === 'string' && SANE_REQUEST_ID.test(supplied) ? supplied : randomUUID()
 }
 
+export interface ServiceOptions {
+  /** Replaces the sink KAFKA_BROKERS would select (tests record what the relay delivers). */
+  eventSink?: EventSink
+  /** False for one-shot commands: only a serving instance relays events. */
+  relay?: boolean
+}
+
 /** Everything the service is made of except HTTP: shared by the server and the command line. */
-export async function createServices(config: Config, log: FastifyBaseLogger) {
+export async function createServices(config: Config, log: FastifyBaseLogger, options: ServiceOptions = {}) {
   const metrics = createMetrics()
   const database = await openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax })
   let redis: RedisHandle | undefined
@@ -100,6 +114,31 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
     maxUserStorageBytes: config.files.maxUserStorageBytes,
     log,
   })
+  const outbox = createOutboxStore(database.db)
+  registerDatabaseGauges(metrics, {
+    poolStats: () => database.poolStats(),
+    outboxBacklog: () => outbox.backlog(),
+  })
+  const { kafkaBrokers, kafkaTopic, kafkaClientId, retentionDays } = config.events
+  const eventSink =
+    options.eventSink ??
+    (kafkaBrokers.length > 0
+      ? new KafkaSink({ brokers: kafkaBrokers, topic: kafkaTopic, clientId: kafkaClientId })
+      : undefined)
+  // Without a sink there is nothing to relay to: events stay in the outbox, readable through the API.
+  const relay =
+    eventSink && options.relay !== false
+      ? new OutboxRelay({
+          db: database.db,
+          dialect: database.dialect,
+          store: outbox,
+          sink: eventSink,
+          metrics,
+          log,
+          retentionDays,
+        })
+      : undefined
+  relay?.start()
   const pruneExpiredTokens = setInterval(() => {
     refreshTokens
       .deleteExpired(new Date().toISOString())
@@ -109,6 +148,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
     metrics,
     database,
     redis,
+    outbox,
     accessTokens,
     rateLimits: createRateLimits(new RateLimitStore(redis), metrics, config.rateLimit),
     users: createUsersService({
@@ -138,14 +178,17 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
       registry: metrics.registry,
     }),
     products: createProductsService({
+      db: database.db,
       products: createProductsRepository(database.db),
       cache: cacheNamed('products'),
     }),
-    tasks: createTasksService({ tasks: createTasksRepository(database.db) }),
+    tasks: createTasksService({ db: database.db, tasks: createTasksRepository(database.db) }),
     async close() {
       clearInterval(pruneExpiredTokens)
       // Every acknowledged call's history row must be written before the pool goes away.
       await history.flush()
+      // Before the database goes; whatever is still pending is picked up by the next start.
+      await relay?.close()
       await pool.close()
       await redis?.close()
       await database.close()
@@ -155,9 +198,11 @@ export async function createServices(config: Config, log: FastifyBaseLogger) {
 
 export type Services = Awaited<ReturnType<typeof createServices>>
 
-export interface BuildOptions {
+export interface BuildOptions extends ServiceOptions {
   /** Replaces the pino logger configuration (tests pass false). */
   logger?: boolean
+  /** The built web UI served at `/` (default dist/web); when it holds no index.html, only the API is served. */
+  webRoot?: string
 }
 
 /** Builds the whole service from a config: the one place where every part is created and wired. */
@@ -191,7 +236,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
 
-  const services = await createServices(config, app.log)
+  const services = await createServices(config, app.log, options)
   const { metrics, database, redis, accessTokens, rateLimits } = services
   app.addHook('onClose', () => services.close())
 
@@ -200,8 +245,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     if (created) app.log.info({ username: user.username }, 'bootstrap admin created')
   }
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    // Everything after this hook, services included, runs inside the context: outbox rows read it.
+    runWithRequestContext({ requestId: request.id }, done)
   })
   registerErrorHandling(app, rateLimits.perUser)
   registerHttpMetrics(app, metrics)
@@ -250,6 +297,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.type(metrics.registry.contentType)
     return metrics.registry.metrics()
   })
+  await registerWebUi(app, options.webRoot ?? DEFAULT_WEB_ROOT)
 
   await app.register(
     async (api) => {
@@ -262,6 +310,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         await limited.register(historyRoutes, { history: services.history })
         await limited.register(productsRoutes, { products: services.products })
         await limited.register(tasksRoutes, { tasks: services.tasks })
+        await limited.register(eventsRoutes, { outbox: services.outbox })
         await limited.register(filesRoutes, {
           files: services.files,
           maxUploadBytes: config.files.maxUploadBytes,

@@ -44,6 +44,10 @@ export const EnvSchema = Type.Object({
   MAX_USER_STORAGE_BYTES: Type.Integer({ minimum: 1, default: 104_857_600 }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 30_000 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  KAFKA_BROKERS: Type.Optional(Type.String({ pattern: '^\\s*[^\\s,]+(\\s*,\\s*[^\\s,]+)*\\s*$' })),
+  KAFKA_TOPIC: Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', default: 'api-events' }),
+  KAFKA_CLIENT_ID: Type.String({ minLength: 1, default: 'mathapi' }),
+  EVENTS_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 7 }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -93,6 +97,14 @@ export interface Config {
     /** Larger values stay in the local tier only. */
     readonly redisMaxValueBytes: number
     readonly redisTtlSeconds: number
+  }
+  readonly events: {
+    /** Empty: no relay; events stay in the outbox table. */
+    readonly kafkaBrokers: readonly string[]
+    readonly kafkaTopic: string
+    readonly kafkaClientId: string
+    /** Delivered events older than this are pruned. */
+    readonly retentionDays: number
   }
 }
 
@@ -245,6 +257,17 @@ export function loadConfig(
       maxBytes: raw.CACHE_MAX_BYTES,
       redisMaxValueBytes: raw.CACHE_REDIS_MAX_VALUE_BYTES,
       redisTtlSeconds: raw.CACHE_REDIS_TTL_SECONDS,
+    }),
+    events: Object.freeze({
+      kafkaBrokers: Object.freeze(
+        (raw.KAFKA_BROKERS ?? '')
+          .split(',')
+          .map((broker) => broker.trim())
+          .filter(Boolean),
+      ),
+      kafkaTopic: raw.KAFKA_TOPIC,
+      kafkaClientId: raw.KAFKA_CLIENT_ID,
+      retentionDays: raw.EVENTS_RETENTION_DAYS,
     }),
   })
 }

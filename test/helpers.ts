@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import { describe } from 'vitest'
-import { buildApp } from '../src/app.js'
+import { type BuildOptions, buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
 
 /*
@@ -55,7 +55,11 @@ export interface TestApp {
 }
 
 /** Per-run isolation: a fresh SQLite file, or a fresh PostgreSQL schema and Redis key prefix. */
-export async function buildTestApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp(
+  backend: Backend,
+  env: Record<string, string> = {},
+  options: BuildOptions = {},
+): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mathapi-test-'))
   const runId = randomUUID().replaceAll('-', '').slice(0, 16)
   let databaseUrl = `sqlite:${join(dataDir, 'test.db')}`
@@ -80,7 +84,7 @@ export async function buildTestApp(backend: Backend, env: Record<string, string>
     ...(backend.redisUrl ? { REDIS_URL: backend.redisUrl, REDIS_KEY_PREFIX: `test:${runId}:` } : {}),
     ...env,
   })
-  const app = await buildApp(config, { logger: false })
+  const app = await buildApp(config, { logger: false, ...options })
   return {
     app,
     config,

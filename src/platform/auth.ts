@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 
 import type { Role } from './db-schema.js'
 import { DomainError, forbidden, unauthorized } from './errors.js'
 import type { Metrics } from './metrics.js'
+import { bindActor } from './request-context.js'
 import type { UserStateCache } from './user-state-cache.js'
 
 export interface AuthUser {
@@ -94,6 +95,7 @@ export function registerAuthHooks(app: FastifyInstance, tokens: AccessTokens, me
       throw unauthorized('Bearer token required')
     }
     request.user = await tokens.verify(token)
+    bindActor(request.user)
   }
   app.decorate('authenticate', authenticate)
   // Used after `authenticate` in a route's onRequest list.

@@ -98,6 +98,22 @@ export interface FilesTable {
   createdAt: Timestamp
 }
 
+export interface EventsTable {
+  /** UUIDv7: id order is publish order. */
+  id: string
+  type: string
+  occurredAt: Timestamp
+  actorUserId: string | null
+  actorRole: Role | null
+  requestId: string | null
+  /** JSON text: ids, changed field names, operation inputs; never results, passwords or tokens. */
+  data: string
+  /** Null while pending. */
+  publishedAt: Timestamp | null
+  /** Failed publish attempts of the batch this event led. */
+  attempts: ColumnType<number, number | undefined, number>
+}
+
 export interface Database {
   users: UsersTable
   refreshTokens: RefreshTokensTable
@@ -105,6 +121,7 @@ export interface Database {
   products: ProductsTable
   tasks: TasksTable
   files: FilesTable
+  events: EventsTable
 }
 
 export function toIso(value: Date | string): string {

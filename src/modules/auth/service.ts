@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import type { AccessTokens } from '../../platform/auth.js'
 import type { Database } from '../../platform/db-schema.js'
 import { unauthorized } from '../../platform/errors.js'
+import { appendEvent } from '../../platform/events/outbox.js'
 import type { Metrics } from '../../platform/metrics.js'
 import { verifyAgainstDummy, verifyPassword } from '../../platform/passwords.js'
 import type { User, UsersRepository } from '../users/repository.js'
@@ -73,7 +74,16 @@ export function createAuthService({
         ? await verifyPassword(user.passwordHash, password)
         : await verifyAgainstDummy(password)
       if (!user || !valid || !user.isActive) fail('bad_credentials', 'Incorrect username or password')
-      return issuePair(user, randomUUID())
+      return db.transaction().execute(async (trx) => {
+        const familyId = randomUUID()
+        const pair = await issuePair(user, familyId, trx)
+        await appendEvent(trx, {
+          type: 'auth.login',
+          actor: user,
+          data: { userId: user.id, sessionId: familyId },
+        })
+        return pair
+      })
     },
 
     /**
@@ -91,7 +101,13 @@ export function createAuthService({
         if (record.expiresAt <= new Date().toISOString()) return { error: 'expired' as const }
         const user = await users.findById(record.userId, trx)
         if (!user?.isActive) return { error: 'inactive' as const }
-        return { pair: await issuePair(user, record.familyId, trx) }
+        const pair = await issuePair(user, record.familyId, trx)
+        await appendEvent(trx, {
+          type: 'auth.refresh',
+          actor: user,
+          data: { userId: user.id, sessionId: record.familyId },
+        })
+        return { pair }
       })
       if (outcome.pair) return outcome.pair
       if (outcome.error === 'reused')
@@ -102,7 +118,15 @@ export function createAuthService({
     /** Ends the login the token belongs to. Unknown tokens are ignored: logout is idempotent. */
     async logout(presented: string): Promise<void> {
       const record = await refreshTokens.findByHash(hashRefreshToken(presented))
-      if (record) await refreshTokens.revokeFamily(record.familyId)
+      if (!record) return
+      await db.transaction().execute(async (trx) => {
+        await refreshTokens.revokeFamily(record.familyId, trx)
+        await appendEvent(trx, {
+          type: 'auth.logout',
+          actor: { id: record.userId, role: null },
+          data: { userId: record.userId, sessionId: record.familyId },
+        })
+      })
     },
   }
 }

@@ -80,8 +80,8 @@ export function createFilesRepository(db: Kysely<Database>) {
       return rows.map((row) => row.storageKey)
     },
 
-    async delete(id: string): Promise<boolean> {
-      const result = await db.deleteFrom('files').where('id', '=', id).executeTakeFirst()
+    async delete(id: string, executor: Executor = db): Promise<boolean> {
+      const result = await executor.deleteFrom('files').where('id', '=', id).executeTakeFirst()
       return Number(result.numDeletedRows) > 0
     },
   }

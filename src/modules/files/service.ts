@@ -9,6 +9,7 @@ import type { AuthUser } from '../../platform/auth.js'
 import type { Dialect } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
 import { DomainError, notFound, unauthorized } from '../../platform/errors.js'
+import { appendEvent } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
 import type { FilesRepository, StoredFile } from './repository.js'
 import type { FilePublic } from './schemas.js'
@@ -231,7 +232,7 @@ export function createFilesService(deps: FilesServiceDeps) {
           if ((await files.usedBytes(actor.id, trx)) + inspector.size > maxUserStorageBytes) {
             throw quotaExceeded()
           }
-          return files.insert(
+          const file = await files.insert(
             {
               // Time-ordered, so "newest first" is stable among files created in the same millisecond.
               id: uuidv7(),
@@ -245,6 +246,12 @@ export function createFilesService(deps: FilesServiceDeps) {
             },
             trx,
           )
+          await appendEvent(trx, {
+            type: 'file.uploaded',
+            actor,
+            data: { fileId: file.id, ownerId: file.ownerId, size: file.size, contentType: file.contentType },
+          })
+          return file
         })
         return toPublic(stored)
       } catch (error) {
@@ -283,7 +290,12 @@ export function createFilesService(deps: FilesServiceDeps) {
     /** The row goes first: bytes without a row are unreachable, a row without bytes would be a broken file. */
     async delete(actor: AuthUser, id: string): Promise<void> {
       const file = await findVisible(actor, id)
-      if (!(await files.delete(id))) throw notFound('No such file')
+      const deleted = await db.transaction().execute(async (trx) => {
+        if (!(await files.delete(id, trx))) return false
+        await appendEvent(trx, { type: 'file.deleted', actor, data: { fileId: id, ownerId: file.ownerId } })
+        return true
+      })
+      if (!deleted) throw notFound('No such file')
       await removeBytes([file.storageKey])
     },
 

@@ -1,6 +1,7 @@
 import type { Insertable, Kysely } from 'kysely'
 import {
   type Database,
+  type EventsTable,
   type MathHistoryTable,
   type MathOperation,
   toBool,
@@ -32,8 +33,19 @@ export interface HistoryQuery {
 
 export function createHistoryRepository(db: Kysely<Database>) {
   return {
-    async insertMany(rows: Insertable<MathHistoryTable>[]): Promise<void> {
-      await db.insertInto('mathHistory').values(rows).execute()
+    /** The batch's history rows and their outbox events, in one transaction (bench/history.ts writes rows alone). */
+    async insertMany(
+      rows: Insertable<MathHistoryTable>[],
+      events: Insertable<EventsTable>[] = [],
+    ): Promise<void> {
+      if (events.length === 0) {
+        await db.insertInto('mathHistory').values(rows).execute()
+        return
+      }
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('mathHistory').values(rows).execute()
+        await trx.insertInto('events').values(events).execute()
+      })
     },
 
     /** Newest first; ids are UUIDv7, so id order is time order and each filter has an index ending in id. */

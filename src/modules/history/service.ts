@@ -1,6 +1,8 @@
+import type { Insertable } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
-import type { MathOperation } from '../../platform/db-schema.js'
+import type { EventsTable, MathHistoryTable, MathOperation } from '../../platform/db-schema.js'
 import { badRequest, forbidden } from '../../platform/errors.js'
+import { eventRow } from '../../platform/events/outbox.js'
 import { GroupCommit } from '../../platform/group-commit.js'
 import { uuidv7 } from '../../platform/ids.js'
 import type { HistoryItem, HistoryRepository } from './repository.js'
@@ -49,23 +51,47 @@ function decodeCursor(cursor: string): string {
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url')
 
 export function createHistoryService(repository: HistoryRepository, onBatch?: (size: number) => void) {
-  const writer = new GroupCommit(repository.insertMany, 500, onBatch)
+  // Each call's history row travels with its math.computed event: one batch, one transaction, both tables.
+  const writer = new GroupCommit<{ history: Insertable<MathHistoryTable>; event: Insertable<EventsTable> }>(
+    (rows) =>
+      repository.insertMany(
+        rows.map((row) => row.history),
+        rows.map((row) => row.event),
+      ),
+    500,
+    onBatch,
+  )
 
   return {
     /** Resolves once the record has committed. */
     record(call: MathCallRecord): Promise<void> {
+      const id = uuidv7()
       return writer.add({
-        id: uuidv7(),
-        userId: call.userId,
-        operation: call.operation,
-        input: JSON.stringify(call.input),
-        resultPreview: call.result === undefined ? null : previewOf(call.result),
-        digits: call.digits ?? null,
-        exact: call.exact === undefined ? null : call.exact ? 1 : 0,
-        cached: call.cached ? 1 : 0,
-        computeMs: call.computeMs ?? null,
-        status: call.status,
-        createdAt: new Date().toISOString(),
+        history: {
+          id,
+          userId: call.userId,
+          operation: call.operation,
+          input: JSON.stringify(call.input),
+          resultPreview: call.result === undefined ? null : previewOf(call.result),
+          digits: call.digits ?? null,
+          exact: call.exact === undefined ? null : call.exact ? 1 : 0,
+          cached: call.cached ? 1 : 0,
+          computeMs: call.computeMs ?? null,
+          status: call.status,
+          createdAt: new Date().toISOString(),
+        },
+        // Built now, not at write time: it must carry this request's id and caller.
+        event: eventRow({
+          type: 'math.computed',
+          data: {
+            historyId: id,
+            operation: call.operation,
+            input: call.input,
+            digits: call.digits ?? null,
+            cached: call.cached,
+            status: call.status,
+          },
+        }),
       })
     },
 

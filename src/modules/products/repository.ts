@@ -1,5 +1,6 @@
 import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely'
 import type { Database, ProductsTable } from '../../platform/db-schema.js'
+import type { Executor } from '../../platform/events/outbox.js'
 import { containsText } from '../../platform/sql.js'
 
 export type ProductRow = Selectable<ProductsTable>
@@ -73,8 +74,8 @@ export function createProductsRepository(db: Kysely<Database>) {
   }
 
   return {
-    async insert(product: Insertable<ProductsTable>): Promise<ProductRow> {
-      return db.insertInto('products').values(product).returningAll().executeTakeFirstOrThrow()
+    async insert(product: Insertable<ProductsTable>, executor: Executor = db): Promise<ProductRow> {
+      return executor.insertInto('products').values(product).returningAll().executeTakeFirstOrThrow()
     },
 
     async findLive(id: string): Promise<ProductRow | undefined> {
@@ -90,8 +91,12 @@ export function createProductsRepository(db: Kysely<Database>) {
     },
 
     /** Changes a live product; undefined when there is none (never existed, or deleted). */
-    async update(id: string, patch: Updateable<ProductsTable>): Promise<ProductRow | undefined> {
-      return db
+    async update(
+      id: string,
+      patch: Updateable<ProductsTable>,
+      executor: Executor = db,
+    ): Promise<ProductRow | undefined> {
+      return executor
         .updateTable('products')
         .set(patch)
         .where('id', '=', id)

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto'
+import type { Kysely } from 'kysely'
 import type { TwoTierCache } from '../../platform/cache.js'
 import { uniqueViolation } from '../../platform/database.js'
+import type { Database } from '../../platform/db-schema.js'
 import { toIso } from '../../platform/db-schema.js'
 import { badRequest, conflict, notFound } from '../../platform/errors.js'
+import { appendEvent, type EventType } from '../../platform/events/outbox.js'
 import { pageOf } from '../../platform/schemas.js'
 import type { ProductFilter, ProductRow, ProductsRepository } from './repository.js'
 import type {
@@ -59,11 +62,25 @@ async function skuConflictAware<T>(write: () => Promise<T>): Promise<T> {
 }
 
 export interface ProductsServiceDeps {
+  db: Kysely<Database>
   products: ProductsRepository
   cache: TwoTierCache
 }
 
-export function createProductsService({ products, cache }: ProductsServiceDeps) {
+export function createProductsService({ db, products, cache }: ProductsServiceDeps) {
+  /** The write and its event in one transaction; no row (a missing product) means no event. */
+  function withEvent(
+    type: EventType,
+    fields: string[] | undefined,
+    write: (trx: Kysely<Database>) => Promise<ProductRow | undefined>,
+  ): Promise<ProductRow | undefined> {
+    return db.transaction().execute(async (trx) => {
+      const row = await write(trx)
+      if (row) await appendEvent(trx, { type, data: { productId: row.id, ...(fields ? { fields } : {}) } })
+      return row
+    })
+  }
+
   /*
    * Keys carry the namespace version, which every write bumps once committed: a read after a write, on any
    * instance sharing the Redis, misses and reads the database. Entries of old versions just age out.
@@ -136,17 +153,22 @@ export function createProductsService({ products, cache }: ProductsServiceDeps) 
       const priceCents = toCents(input.price, '/body/price')
       const now = new Date().toISOString()
       const row = await skuConflictAware(() =>
-        products.insert({
-          id: randomUUID(),
-          name: input.name,
-          description: input.description ?? null,
-          priceCents,
-          stock: input.stock,
-          category: input.category,
-          sku: input.sku,
-          createdAt: now,
-          updatedAt: now,
-        }),
+        withEvent('product.created', undefined, (trx) =>
+          products.insert(
+            {
+              id: randomUUID(),
+              name: input.name,
+              description: input.description ?? null,
+              priceCents,
+              stock: input.stock,
+              category: input.category,
+              sku: input.sku,
+              createdAt: now,
+              updatedAt: now,
+            },
+            trx,
+          ),
+        ),
       )
       return written(row)
     },
@@ -154,16 +176,23 @@ export function createProductsService({ products, cache }: ProductsServiceDeps) 
     /** PUT: every writable field takes the given value; an omitted description is cleared. */
     async replace(id: string, input: ProductInput): Promise<Product> {
       const priceCents = toCents(input.price, '/body/price')
+      const fields = ['name', 'description', 'price', 'stock', 'category', 'sku']
       const row = await skuConflictAware(() =>
-        products.update(id, {
-          name: input.name,
-          description: input.description ?? null,
-          priceCents,
-          stock: input.stock,
-          category: input.category,
-          sku: input.sku,
-          updatedAt: new Date().toISOString(),
-        }),
+        withEvent('product.updated', fields, (trx) =>
+          products.update(
+            id,
+            {
+              name: input.name,
+              description: input.description ?? null,
+              priceCents,
+              stock: input.stock,
+              category: input.category,
+              sku: input.sku,
+              updatedAt: new Date().toISOString(),
+            },
+            trx,
+          ),
+        ),
       )
       return written(row)
     },
@@ -173,11 +202,17 @@ export function createProductsService({ products, cache }: ProductsServiceDeps) 
       const { price, ...rest } = changes
       const priceCents = price === undefined ? undefined : toCents(price, '/body/price')
       const row = await skuConflictAware(() =>
-        products.update(id, {
-          ...rest,
-          ...(priceCents !== undefined ? { priceCents } : {}),
-          updatedAt: new Date().toISOString(),
-        }),
+        withEvent('product.updated', Object.keys(changes), (trx) =>
+          products.update(
+            id,
+            {
+              ...rest,
+              ...(priceCents !== undefined ? { priceCents } : {}),
+              updatedAt: new Date().toISOString(),
+            },
+            trx,
+          ),
+        ),
       )
       return written(row)
     },
@@ -185,7 +220,11 @@ export function createProductsService({ products, cache }: ProductsServiceDeps) 
     /** Soft delete: the row stays, but no read returns it and its SKU is free again. */
     async delete(id: string): Promise<void> {
       const now = new Date().toISOString()
-      await written(await products.update(id, { deletedAt: now, updatedAt: now }))
+      await written(
+        await withEvent('product.deleted', undefined, (trx) =>
+          products.update(id, { deletedAt: now, updatedAt: now }, trx),
+        ),
+      )
     },
   }
 }

@@ -14,6 +14,7 @@ import {
   type TasksTable,
   toIso,
 } from '../../platform/db-schema.js'
+import type { Executor } from '../../platform/events/outbox.js'
 import { containsText } from '../../platform/sql.js'
 
 export interface Task {
@@ -108,8 +109,8 @@ const countWhere = (eb: TasksExpressions, condition: Expression<SqlBool>) =>
 
 export function createTasksRepository(db: Kysely<Database>) {
   return {
-    async insert(task: Insertable<TasksTable>): Promise<Task> {
-      return toTask(await db.insertInto('tasks').values(task).returningAll().executeTakeFirstOrThrow())
+    async insert(task: Insertable<TasksTable>, executor: Executor = db): Promise<Task> {
+      return toTask(await executor.insertInto('tasks').values(task).returningAll().executeTakeFirstOrThrow())
     },
 
     /** The task, if it exists and (when `ownerId` is given) belongs to that owner. */
@@ -143,15 +144,20 @@ export function createTasksRepository(db: Kysely<Database>) {
     },
 
     /** Changes the task when it exists and (when `ownerId` is given) belongs to that owner, in one statement. */
-    async update(id: string, patch: Updateable<TasksTable>, ownerId?: string): Promise<Task | undefined> {
-      let query = db.updateTable('tasks').set(patch).where('id', '=', id)
+    async update(
+      id: string,
+      patch: Updateable<TasksTable>,
+      ownerId: string | undefined,
+      executor: Executor = db,
+    ): Promise<Task | undefined> {
+      let query = executor.updateTable('tasks').set(patch).where('id', '=', id)
       if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
       const row = await query.returningAll().executeTakeFirst()
       return row && toTask(row)
     },
 
-    async delete(id: string, ownerId?: string): Promise<boolean> {
-      let query = db.deleteFrom('tasks').where('id', '=', id)
+    async delete(id: string, ownerId: string | undefined, executor: Executor = db): Promise<boolean> {
+      let query = executor.deleteFrom('tasks').where('id', '=', id)
       if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
       const result = await query.executeTakeFirst()
       return Number(result.numDeletedRows) > 0

@@ -1,6 +1,8 @@
+import type { Kysely } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
-import type { TaskPriority, TaskStatus } from '../../platform/db-schema.js'
+import type { Database, TaskPriority, TaskStatus } from '../../platform/db-schema.js'
 import { badRequest, forbidden, notFound } from '../../platform/errors.js'
+import { appendEvent, type EventType } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
 import type { SortOrder, Task, TaskSortKey, TasksRepository } from './repository.js'
 
@@ -51,7 +53,25 @@ function normaliseDueDate(value: string | null): string | null {
   return iso
 }
 
-export function createTasksService({ tasks }: { tasks: TasksRepository }) {
+export interface TasksServiceDeps {
+  db: Kysely<Database>
+  tasks: TasksRepository
+}
+
+export function createTasksService({ db, tasks }: TasksServiceDeps) {
+  /** The write and its event in one transaction; no task (missing or someone else's) means no event. */
+  function withEvent<T extends Task | boolean | undefined>(
+    type: EventType,
+    data: { taskId: string } & Record<string, unknown>,
+    write: (trx: Kysely<Database>) => Promise<T>,
+  ): Promise<T> {
+    return db.transaction().execute(async (trx) => {
+      const result = await write(trx)
+      if (result) await appendEvent(trx, { type, data })
+      return result
+    })
+  }
+
   /** The owner whose tasks a single-task operation may touch; undefined lets an admin reach any task. */
   const scopeOf = (actor: AuthUser) => (actor.role === 'admin' ? undefined : actor.id)
 
@@ -97,13 +117,14 @@ export function createTasksService({ tasks }: { tasks: TasksRepository }) {
     /** The caller owns what they create, admin or not. */
     async create(actor: AuthUser, input: TaskInput): Promise<Task> {
       const now = new Date().toISOString()
-      return tasks.insert({
+      const row = {
         id: uuidv7(),
         ownerId: actor.id,
         ...writableFields(input),
         createdAt: now,
         updatedAt: now,
-      })
+      }
+      return withEvent('task.created', { taskId: row.id, ownerId: actor.id }, (trx) => tasks.insert(row, trx))
     },
 
     async get(actor: AuthUser, id: string): Promise<Task> {
@@ -115,31 +136,39 @@ export function createTasksService({ tasks }: { tasks: TasksRepository }) {
     /** PUT: every writable field is set; omitted optional ones go back to their defaults. */
     async replace(actor: AuthUser, id: string, input: TaskInput): Promise<Task> {
       const updatedAt = new Date().toISOString()
-      const task = await tasks.update(id, { ...writableFields(input), updatedAt }, scopeOf(actor))
+      const fields = ['title', 'description', 'priority', 'status', 'dueDate']
+      const task = await withEvent('task.updated', { taskId: id, fields }, (trx) =>
+        tasks.update(id, { ...writableFields(input), updatedAt }, scopeOf(actor), trx),
+      )
       if (!task) throw noSuchTask()
       return task
     },
 
     /** PATCH: only the fields present change; null clears description or dueDate. */
     async update(actor: AuthUser, id: string, changes: TaskChanges): Promise<Task> {
-      const task = await tasks.update(
-        id,
-        {
-          ...(changes.title !== undefined ? { title: changes.title } : {}),
-          ...(changes.description !== undefined ? { description: changes.description } : {}),
-          ...(changes.priority !== undefined ? { priority: changes.priority } : {}),
-          ...(changes.status !== undefined ? { status: changes.status } : {}),
-          ...(changes.dueDate !== undefined ? { dueDate: normaliseDueDate(changes.dueDate) } : {}),
-          updatedAt: new Date().toISOString(),
-        },
-        scopeOf(actor),
+      const patch = {
+        ...(changes.title !== undefined ? { title: changes.title } : {}),
+        ...(changes.description !== undefined ? { description: changes.description } : {}),
+        ...(changes.priority !== undefined ? { priority: changes.priority } : {}),
+        ...(changes.status !== undefined ? { status: changes.status } : {}),
+        ...(changes.dueDate !== undefined ? { dueDate: normaliseDueDate(changes.dueDate) } : {}),
+        updatedAt: new Date().toISOString(),
+      }
+      const fields = Object.keys(changes).filter(
+        (field) => (changes as Record<string, unknown>)[field] !== undefined,
+      )
+      const task = await withEvent('task.updated', { taskId: id, fields }, (trx) =>
+        tasks.update(id, patch, scopeOf(actor), trx),
       )
       if (!task) throw noSuchTask()
       return task
     },
 
     async delete(actor: AuthUser, id: string): Promise<void> {
-      if (!(await tasks.delete(id, scopeOf(actor)))) throw noSuchTask()
+      const deleted = await withEvent('task.deleted', { taskId: id }, (trx) =>
+        tasks.delete(id, scopeOf(actor), trx),
+      )
+      if (!deleted) throw noSuchTask()
     },
 
     /** Overdue: due before now and not completed. */

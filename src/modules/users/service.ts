@@ -5,6 +5,7 @@ import type { Dialect } from '../../platform/database.js'
 import { uniqueViolation } from '../../platform/database.js'
 import type { Database, Role } from '../../platform/db-schema.js'
 import { badRequest, conflict, forbidden, notFound } from '../../platform/errors.js'
+import { appendEvent } from '../../platform/events/outbox.js'
 import { hashPassword, verifyPassword } from '../../platform/passwords.js'
 import type { UserStateCache } from '../../platform/user-state-cache.js'
 import type { RefreshTokensRepository } from '../auth/repository.js'
@@ -78,19 +79,33 @@ export function createUsersService({
     if (actor.role !== 'admin' && actor.id !== id) throw forbidden('You may only access your own account')
   }
 
+  /** A self-registered user is the actor of their own registration; a bootstrapped admin has none. */
   async function create(input: NewUser, role: Role): Promise<User> {
     const now = new Date().toISOString()
+    const id = randomUUID()
+    const passwordHash = await hashPassword(input.password)
     try {
-      return await users.insert({
-        id: randomUUID(),
-        username: input.username,
-        email: input.email,
-        passwordHash: await hashPassword(input.password),
-        role,
-        isActive: 1,
-        tokenVersion: 0,
-        createdAt: now,
-        updatedAt: now,
+      return await db.transaction().execute(async (trx) => {
+        const user = await users.insert(
+          {
+            id,
+            username: input.username,
+            email: input.email,
+            passwordHash,
+            role,
+            isActive: 1,
+            tokenVersion: 0,
+            createdAt: now,
+            updatedAt: now,
+          },
+          trx,
+        )
+        await appendEvent(trx, {
+          type: 'user.registered',
+          ...(role === 'user' ? { actor: user } : {}),
+          data: { userId: user.id, role },
+        })
+        return user
       })
     } catch (error) {
       throw conflictFor(error)
@@ -112,10 +127,17 @@ export function createUsersService({
       if (existing) {
         if (existing.role === 'admin' && existing.isActive)
           return { user: toPublic(existing), created: false }
-        const promoted = await users.bumpTokenVersion(existing.id, {
-          role: 'admin',
-          isActive: 1,
-          updatedAt: new Date().toISOString(),
+        const promoted = await db.transaction().execute(async (trx) => {
+          const row = await users.bumpTokenVersion(
+            existing.id,
+            { role: 'admin', isActive: 1, updatedAt: new Date().toISOString() },
+            trx,
+          )
+          await appendEvent(trx, {
+            type: 'user.role_changed',
+            data: { userId: existing.id, from: existing.role, to: 'admin', reactivated: !existing.isActive },
+          })
+          return row
         })
         await userStates.invalidate(existing.id)
         return { user: toPublic(promoted ?? existing), created: false }
@@ -170,9 +192,17 @@ export function createUsersService({
       try {
         updated = await db.transaction().execute(async (trx) => {
           if (changes.isActive === false) await assertAnotherAdminRemains(trx, target)
-          if (!revokesSessions) return users.update(id, patch, trx)
-          await refreshTokens.revokeAllForUser(id, trx)
-          return users.bumpTokenVersion(id, patch, trx)
+          if (revokesSessions) await refreshTokens.revokeAllForUser(id, trx)
+          const row = revokesSessions
+            ? await users.bumpTokenVersion(id, patch, trx)
+            : await users.update(id, patch, trx)
+          if (row) {
+            const fields = (['email', 'password', 'isActive'] as const).filter(
+              (field) => changes[field] !== undefined,
+            )
+            await appendEvent(trx, { type: 'user.updated', actor, data: { userId: id, fields } })
+          }
+          return row
         })
       } catch (error) {
         throw conflictFor(error)
@@ -188,7 +218,13 @@ export function createUsersService({
         if (!target) throw notFound('No such user')
         if (target.role === role) return target
         if (role !== 'admin') await assertAnotherAdminRemains(trx, target)
-        return users.bumpTokenVersion(id, { role, updatedAt: new Date().toISOString() }, trx)
+        const row = await users.bumpTokenVersion(id, { role, updatedAt: new Date().toISOString() }, trx)
+        if (row)
+          await appendEvent(trx, {
+            type: 'user.role_changed',
+            data: { userId: id, from: target.role, to: role },
+          })
+        return row
       })
       if (!updated) throw notFound('No such user')
       await userStates.invalidate(id)
@@ -203,6 +239,7 @@ export function createUsersService({
         await assertAnotherAdminRemains(trx, target)
         const after = await beforeDelete?.(id, trx)
         await users.delete(id, trx)
+        await appendEvent(trx, { type: 'user.deleted', actor, data: { userId: id } })
         return after
       })
       await userStates.invalidate(id)

@@ -5,6 +5,7 @@ import { history } from './0002-history.js'
 import { products } from './0003-products.js'
 import { tasks } from './0004-tasks.js'
 import { files } from './0005-files.js'
+import { events } from './0006-events.js'
 
 /**
  * Migrations are numbered and listed here explicitly, so the built output needs no directory scanning.
@@ -18,6 +19,7 @@ const migrations: Record<string, DialectMigration> = {
   '0003-products': products,
   '0004-tasks': tasks,
   '0005-files': files,
+  '0006-events': events,
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,0 +1,30 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { OutboxStore } from '../../platform/events/outbox.js'
+import { problemResponses } from '../../platform/schemas.js'
+import { EventsPage, EventsQuery } from './schemas.js'
+
+export interface EventsRoutesOptions {
+  outbox: OutboxStore
+}
+
+export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { outbox }) => {
+  app.get(
+    '/events',
+    {
+      schema: {
+        operationId: 'events-list',
+        summary: 'Read the event log (admin), oldest first, keyset-paginated by event id',
+        tags: ['events'],
+        security: [{ bearerAuth: [] }],
+        querystring: EventsQuery,
+        response: { 200: EventsPage, ...problemResponses(400, 401, 403, 429) },
+      },
+      onRequest: [app.authenticate, app.requireRole('admin')],
+    },
+    async (request) => {
+      const { after, limit } = request.query
+      const items = await outbox.list(after, limit)
+      return { items, nextAfter: items.length === limit ? items[items.length - 1]!.id : null }
+    },
+  )
+}
