@@ -1,4 +1,4 @@
-import { type Static, Type } from 'typebox'
+import { type Static, type TSchema, Type } from 'typebox'
 
 /** Shapes shared by several modules. Every field carries a description: the schema is the documentation. */
 
@@ -15,6 +15,19 @@ export const PageQuery = Type.Object(
   { additionalProperties: false },
 )
 export type PageQuery = Static<typeof PageQuery>
+
+/** The paginated list shape every listing endpoint shares: `{items, total, page, pageSize}`. */
+export function PageOf<Item extends TSchema>(item: Item, noun: string, order: string) {
+  return Type.Object(
+    {
+      items: Type.Array(item, { description: `${noun} on this page, ${order}` }),
+      total: Type.Integer({ description: `Number of matching ${noun.toLowerCase()} in all pages` }),
+      page: Type.Integer({ description: 'This page number, from 1' }),
+      pageSize: Type.Integer({ description: 'Page size used' }),
+    },
+    { description: `A page of ${noun.toLowerCase()}` },
+  )
+}
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO-8601 timestamp (UTC)' })
 

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+import { PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
 
 export const FilePublic = Type.Object(
   {
@@ -25,15 +25,7 @@ export const FilePublic = Type.Object(
 )
 export type FilePublic = Static<typeof FilePublic>
 
-export const FilesPage = Type.Object(
-  {
-    items: Type.Array(FilePublic, { description: 'Files on this page, newest first' }),
-    total: Type.Integer({ description: 'Number of files in all pages' }),
-    page: Type.Integer({ description: 'This page number, from 1' }),
-    pageSize: Type.Integer({ description: 'Page size used' }),
-  },
-  { description: 'A page of files' },
-)
+export const FilesPage = PageOf(FilePublic, 'Files', 'newest first')
 
 export const FilesListQuery = PageQuery
 

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+import { PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
 
 /** Far below 2^53 cents, so every price in range has an exact double and an exact integer form. */
 export const MAX_PRICE = 1_000_000_000
@@ -73,15 +73,7 @@ export const ProductPatch = Type.Partial(ProductInput, {
 })
 export type ProductPatch = Static<typeof ProductPatch>
 
-export const ProductsPage = Type.Object(
-  {
-    items: Type.Array(Product, { description: 'Products on this page, in the requested order' }),
-    total: Type.Integer({ description: 'Number of matching products in all pages' }),
-    page: Type.Integer({ description: 'This page number, from 1' }),
-    pageSize: Type.Integer({ description: 'Page size used' }),
-  },
-  { description: 'A page of products' },
-)
+export const ProductsPage = PageOf(Product, 'Products', 'in the requested order')
 export type ProductsPage = Static<typeof ProductsPage>
 
 export const ProductSortBy = Type.Union(

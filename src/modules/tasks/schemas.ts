@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+import { PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
 
 export const Title = Type.String({
   minLength: 1,
@@ -91,15 +91,7 @@ export const TasksListQuery = Type.Object(
 )
 export type TasksListQuery = Static<typeof TasksListQuery>
 
-export const TasksPage = Type.Object(
-  {
-    items: Type.Array(Task, { description: 'Tasks on this page' }),
-    total: Type.Integer({ description: 'Number of matching tasks in all pages' }),
-    page: Type.Integer({ description: 'This page number, from 1' }),
-    pageSize: Type.Integer({ description: 'Page size used' }),
-  },
-  { description: 'A page of tasks' },
-)
+export const TasksPage = PageOf(Task, 'Tasks', 'in the requested order')
 
 export const TaskStatisticsQuery = Type.Object(
   { ownerId: Type.Optional(OwnerFilter) },

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+import { PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
 
 export const Username = Type.String({
   minLength: 3,
@@ -33,15 +33,7 @@ export const UserPublic = Type.Object(
   { description: 'A user account (never includes the password hash)' },
 )
 
-export const UsersPage = Type.Object(
-  {
-    items: Type.Array(UserPublic, { description: 'Users on this page, oldest first' }),
-    total: Type.Integer({ description: 'Number of users in all pages' }),
-    page: Type.Integer({ description: 'This page number, from 1' }),
-    pageSize: Type.Integer({ description: 'Page size used' }),
-  },
-  { description: 'A page of users' },
-)
+export const UsersPage = PageOf(UserPublic, 'Users', 'oldest first')
 
 export const UsersListQuery = PageQuery
 
