@@ -65,16 +65,34 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
     max: options.poolMax ?? 10,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
-    // Bounds every statement, so a stalled server turns into an error instead of a hung request.
-    statement_timeout: 15_000,
-    query_timeout: 20_000,
+    // Bounds every statement, so a stalled server turns into an error (a 503) instead of a hung request:
+    // the server cancels a slow statement, and the client gives up on a server that answers nothing at all.
+    statement_timeout: 5_000,
+    query_timeout: 6_000,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   })
   // A connection dropped by the server (restart, network cut) emits 'error' on the pool when the client is
   // idle and on the client itself when it is checked out; unheard, either kills the process. The query in
   // flight still fails, and the error handler turns that into a 503.
   pool.on('error', () => {})
-  pool.on('connect', (client) => client.on('error', () => {}))
+  pool.on('connect', (client) => {
+    client.on('error', () => {})
+    // A query that timed out is still in flight on its connection, and whatever is queued behind it (the
+    // transaction's ROLLBACK, the next request's query) would wait on it too. Closing the connection fails
+    // those at once and makes the pool discard it rather than hand it out again.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    Object.assign(client, {
+      query: (...args: unknown[]) => {
+        const result = query(...args)
+        if (result instanceof Promise)
+          result.catch((error: unknown) => {
+            if (error instanceof Error && error.message === 'Query read timeout')
+              client.connection.stream.destroy()
+          })
+        return result
+      },
+    })
+  })
   const db = new Kysely<Database>({
     dialect: new PostgresDialect({ pool }),
     plugins: [new CamelCasePlugin()],

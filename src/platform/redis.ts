@@ -31,6 +31,23 @@ function connect(
     // Keep trying forever with a capped backoff: Redis coming back must be noticed without a restart.
     retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
   })
+  // A server that stops answering without closing the connection (a partition, a stalled Redis) leaves
+  // the client 'ready', and every command of every request would wait out commandTimeout. After one times
+  // out, reconnect: the client stops being ready, so callers fall back at once until Redis answers again.
+  const sendCommand = client.sendCommand.bind(client)
+  // Only the connection the command first went out on: a late timeout must not drop its healthy successor,
+  // and ioredis re-sends an unanswered command (already rejected) on the next connection.
+  const watched = new WeakSet<object>()
+  client.sendCommand = (command, stream) => {
+    if (watched.has(command)) return sendCommand(command, stream)
+    watched.add(command)
+    const connection = client.stream
+    command.promise.catch((error: unknown) => {
+      if (error instanceof Error && error.message === 'Command timed out' && client.stream === connection)
+        if (client.status === 'ready') client.disconnect(true)
+    })
+    return sendCommand(command, stream)
+  }
   let down = false
   client.on('ready', () => {
     if (down) log.info({ redis: name }, 'redis connection restored')

@@ -36,7 +36,9 @@ export class UserStateCache {
   }
 
   private trustworthy(): boolean {
-    return this.redis === undefined || this.redis.subscriber.status === 'ready'
+    // The command connection too: in a partition that leaves the subscriber's socket open but silent, its
+    // status stays 'ready' while nothing arrives; the command connection's timeouts are what notice that.
+    return this.redis === undefined || (this.redis.subscriber.status === 'ready' && this.redis.isReady())
   }
 
   async get(userId: string): Promise<UserState | undefined> {

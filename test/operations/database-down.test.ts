@@ -1,54 +1,12 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp, expectProblem, postgresBackend, signUp, type TestApp } from '../helpers.js'
-
-/** A TCP relay to PostgreSQL that the test can cut and restore, to see the service lose its database. */
-async function startRelay(
-  target: URL,
-): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>()
-  let open = true
-  const server: Server = createServer((client) => {
-    if (!open) return client.destroy()
-    const upstream = createConnectionTo(target)
-    sockets.add(client).add(upstream)
-    client.pipe(upstream).pipe(client)
-    const drop = () => {
-      client.destroy()
-      upstream.destroy()
-      sockets.delete(client)
-      sockets.delete(upstream)
-    }
-    client.on('error', drop).on('close', drop)
-    upstream.on('error', drop).on('close', drop)
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (!address || typeof address === 'string') throw new Error('relay did not bind')
-  const url = new URL(target)
-  url.host = `127.0.0.1:${address.port}`
-  return {
-    url: url.toString(),
-    cut() {
-      open = false
-      for (const socket of sockets) socket.destroy()
-    },
-    restore() {
-      open = true
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  }
-}
-
-function createConnectionTo(target: URL): Socket {
-  return createConnection({ host: target.hostname, port: Number(target.port || 5432) })
-}
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 describe.runIf(postgresBackend)('PostgreSQL lost and regained', () => {
-  let relay: Awaited<ReturnType<typeof startRelay>>
+  let relay: TcpProxy
   let t: TestApp
   beforeAll(async () => {
-    relay = await startRelay(new URL(postgresBackend!.databaseUrl!))
+    relay = await startTcpProxy(postgresBackend!.databaseUrl!, 5432)
     t = await buildTestApp({
       name: 'postgres+redis',
       databaseUrl: relay.url,

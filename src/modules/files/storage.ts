@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 
@@ -87,6 +87,29 @@ export class LocalDiskStorage implements FileStorage {
 
   async remove(key: string): Promise<void> {
     await rm(this.pathOf(key), { force: true })
+  }
+
+  /**
+   * Deletes `.partial` files untouched for `idleMs`: what a process killed mid-upload leaves behind. An
+   * upload in progress, here or on another instance sharing the directory, cannot go quiet for longer than
+   * the request timeout, so `idleMs` above it never removes a live one. Returns how many went.
+   */
+  async removeAbandoned(idleMs: number): Promise<number> {
+    const cutoff = Date.now() - idleMs
+    let removed = 0
+    for (const shard of await readdir(this.root).catch(() => [])) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue
+      for (const name of await readdir(join(this.root, shard)).catch(() => [])) {
+        if (!name.endsWith('.partial')) continue
+        const path = join(this.root, shard, name)
+        const info = await stat(path).catch(() => undefined)
+        if (info && info.mtimeMs < cutoff) {
+          await rm(path, { force: true })
+          removed++
+        }
+      }
+    }
+    return removed
   }
 }
 
