@@ -141,13 +141,32 @@ export function sendProblem(
     .send(problem(reply.request, status, detail, errors))
 }
 
+/** A body with 10,000 unknown fields has 10,000 errors; the answer lists the first few, not a 650 KB echo. */
+const MAX_FIELD_ERRORS = 20
+
 function validationErrors(error: FastifyError): FieldError[] {
   const context = error.validationContext ?? 'body'
-  return (error.validation ?? []).map((issue) => {
+  return (error.validation ?? []).slice(0, MAX_FIELD_ERRORS).map((issue) => {
     const params = issue.params as Record<string, unknown>
     const missing = typeof params.missingProperty === 'string' ? `/${params.missingProperty}` : ''
     return { path: `/${context}${issue.instancePath}${missing}`, message: issue.message ?? 'is invalid' }
   })
+}
+
+/**
+ * Errors Fastify raises before routing, where no hook has run: a malformed %-escape in the path
+ * (FST_ERR_BAD_URL, 400) or a path parameter over maxParamLength (FST_ERR_MAX_PARAM_LENGTH, 414).
+ * Fastify's default answer is plain JSON without X-Request-Id; these leave as problem+json like the rest.
+ */
+export function frameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id)
+  const status =
+    error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
+  sendProblem(
+    reply,
+    status,
+    status === 414 ? 'A path segment is longer than allowed' : 'The request URL is not validly encoded',
+  )
 }
 
 /** Every error leaves as RFC 9457 problem+json; a 5xx never carries the error's own message. */
