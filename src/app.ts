@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import cors from '@fastify/cors'
-import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -34,7 +33,7 @@ import { createUsersService } from './modules/users/service.js'
 import { AccessTokens, registerAuthHooks } from './platform/auth.js'
 import { TwoTierCache } from './platform/cache.js'
 import { migrateToLatest, openDatabase } from './platform/database.js'
-import { registerErrorHandling } from './platform/errors.js'
+import { frameworkError, registerErrorHandling } from './platform/errors.js'
 import { KafkaSink } from './platform/events/kafka-sink.js'
 import { createOutboxStore } from './platform/events/outbox.js'
 import { OutboxRelay } from './platform/events/relay.js'
@@ -44,8 +43,9 @@ import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { runWithRequestContext } from './platform/request-context.js'
 import { Problem } from './platform/schemas.js'
+import { registerSecurityHeaders } from './platform/security-headers.js'
 import { UserStateCache } from './platform/user-state-cache.js'
-import { validatorCompiler } from './platform/validation.js'
+import { registerBodyParsers, validatorCompiler } from './platform/validation.js'
 import { DEFAULT_WEB_ROOT, registerWebUi } from './platform/web-ui.js'
 
 export const API_PREFIX = '/api/v1'
@@ -105,11 +105,25 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       log,
       ...(redis ? { redis } : {}),
     })
+  const storage = new LocalDiskStorage(config.files.uploadDir)
+  // Uploads cut off by a crash leave `.partial` files. Swept once the longest possible upload has had time
+  // to finish since this start (so a crash just before it is covered), then hourly.
+  const abandonedAfterMs = config.requestTimeoutMs + 5000
+  const sweepUploads = () => {
+    storage
+      .removeAbandoned(abandonedAfterMs)
+      .then((removed) => removed > 0 && log.info({ removed }, 'removed abandoned partial uploads'))
+      .catch((error) => log.warn({ err: error }, 'sweeping abandoned uploads failed'))
+  }
+  const uploadSweeps = [
+    setTimeout(sweepUploads, abandonedAfterMs).unref(),
+    setInterval(sweepUploads, TOKEN_PRUNE_INTERVAL_MS).unref(),
+  ]
   const files = createFilesService({
     db: database.db,
     dialect: database.dialect,
     files: createFilesRepository(database.db),
-    storage: new LocalDiskStorage(config.files.uploadDir),
+    storage,
     maxUploadBytes: config.files.maxUploadBytes,
     maxUserStorageBytes: config.files.maxUserStorageBytes,
     log,
@@ -185,6 +199,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     tasks: createTasksService({ db: database.db, tasks: createTasksRepository(database.db) }),
     async close() {
       clearInterval(pruneExpiredTokens)
+      for (const timer of uploadSweeps) clearTimeout(timer)
       // Every acknowledged call's history row must be written before the pool goes away.
       await history.flush()
       // Before the database goes; whatever is still pending is picked up by the next start.
@@ -229,12 +244,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
+    http: {
+      // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), so a client
+      // trickling its headers a byte a second held its connection for up to 30 s past the timeout.
+      headersTimeout: Math.min(15_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: 1000,
+    },
     connectionTimeout: config.requestTimeoutMs + 5000,
     // Longer than a typical load balancer's idle timeout (60 s), so the balancer closes first.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    frameworkErrors: frameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
+  registerBodyParsers(app)
 
   const services = await createServices(config, app.log, options)
   const { metrics, database, redis, accessTokens, rateLimits } = services
@@ -254,7 +277,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerHttpMetrics(app, metrics)
   registerAuthHooks(app, accessTokens, metrics)
   // Plain-HTTP deployments (localhost, a LAN) must keep working, so no upgrade-insecure-requests.
-  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
+  registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
   await app.register(cors, {
     origin: config.corsOrigins.includes('*')
       ? '*'

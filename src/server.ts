@@ -12,7 +12,6 @@ try {
 }
 
 const app = await buildApp(config)
-app.server.headersTimeout = 15_000
 
 closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'shutting down after an unexpected error')

@@ -1,6 +1,7 @@
 /**
- * Batches writes without delaying them: the first write goes to the database at once, and everything
- * that arrives while it is in flight goes in the next single insert. Each caller's promise settles when
+ * Batches writes with no timer: the first write goes to the database at the end of the current turn of
+ * the event loop (with every write requested in that turn), and everything that arrives while it is in
+ * flight goes in the next single insert. Each caller's promise settles when
  * the batch holding its row has committed, so nothing is acknowledged before it is durable.
  */
 export class GroupCommit<Row> {
@@ -27,8 +28,10 @@ export class GroupCommit<Row> {
   }
 
   private async drain(): Promise<void> {
-    // Let the writes that arrive in this same tick join the first batch.
-    await Promise.resolve()
+    // Let the writes of every request read in this turn of the event loop join the first batch. A
+    // microtask is not enough: with a synchronous driver (SQLite) the whole write would finish before the
+    // next request's I/O callback runs, and every batch would hold one row.
+    await new Promise<void>((resolve) => setImmediate(resolve))
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, this.maxBatch)
       this.onBatch(batch.length)
