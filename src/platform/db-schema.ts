@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely'
+import type { ColumnType, Kysely, Transaction } from 'kysely'
 
 /**
  * Timestamps are written as ISO-8601 UTC strings; PostgreSQL hands them back as Date (timestamptz),
@@ -131,3 +131,6 @@ export function toIso(value: Date | string): string {
 export function toBool(value: boolean | number): boolean {
   return value === true || value === 1
 }
+
+/** Where a repository runs a query: the database itself, or the transaction the caller opened. */
+export type Executor = Kysely<Database> | Transaction<Database>

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely'
-import type { Database } from '../../platform/db-schema.js'
+import type { Database, Executor } from '../../platform/db-schema.js'
 import { toIso } from '../../platform/db-schema.js'
-import type { Executor } from '../users/repository.js'
 
 export interface RefreshTokenRecord {
   id: string

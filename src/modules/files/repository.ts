@@ -1,7 +1,5 @@
 import type { Insertable, Kysely, Selectable, Transaction } from 'kysely'
-import { type Database, type FilesTable, toIso } from '../../platform/db-schema.js'
-
-export type Executor = Kysely<Database> | Transaction<Database>
+import { type Database, type Executor, type FilesTable, toIso } from '../../platform/db-schema.js'
 
 export interface StoredFile {
   id: string

@@ -1,6 +1,5 @@
 import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely'
-import type { Database, ProductsTable } from '../../platform/db-schema.js'
-import type { Executor } from '../../platform/events/outbox.js'
+import type { Database, Executor, ProductsTable } from '../../platform/db-schema.js'
 import { containsText } from '../../platform/sql.js'
 
 export type ProductRow = Selectable<ProductsTable>

@@ -7,6 +7,7 @@ import type {
   SqlBool,
   Updateable,
 } from 'kysely'
+import type { Executor } from '../../platform/db-schema.js'
 import {
   type Database,
   type TaskPriority,
@@ -14,7 +15,6 @@ import {
   type TasksTable,
   toIso,
 } from '../../platform/db-schema.js'
-import type { Executor } from '../../platform/events/outbox.js'
 import { containsText } from '../../platform/sql.js'
 
 export interface Task {

@@ -1,7 +1,13 @@
-import { type Insertable, type Kysely, type Selectable, sql, type Transaction, type Updateable } from 'kysely'
-import { type Database, type Role, toBool, toIso, type UsersTable } from '../../platform/db-schema.js'
+import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely'
+import {
+  type Database,
+  type Executor,
+  type Role,
+  toBool,
+  toIso,
+  type UsersTable,
+} from '../../platform/db-schema.js'
 
-export type Executor = Kysely<Database> | Transaction<Database>
 export type UserRow = Selectable<UsersTable>
 
 export interface User {

@@ -3,13 +3,13 @@ import type { Kysely, Transaction } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
 import type { Dialect } from '../../platform/database.js'
 import { uniqueViolation } from '../../platform/database.js'
-import type { Database, Role } from '../../platform/db-schema.js'
+import type { Database, Executor, Role } from '../../platform/db-schema.js'
 import { badRequest, conflict, forbidden, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
 import { hashPassword, verifyPassword } from '../../platform/passwords.js'
 import type { UserStateCache } from '../../platform/user-state-cache.js'
 import type { RefreshTokensRepository } from '../auth/repository.js'
-import type { Executor, User, UsersRepository } from './repository.js'
+import type { User, UsersRepository } from './repository.js'
 
 export interface UserPublic {
   id: string

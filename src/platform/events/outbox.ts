@@ -1,10 +1,8 @@
-import type { Insertable, Kysely, Selectable, Transaction } from 'kysely'
-import type { Database, EventsTable, Role } from '../db-schema.js'
+import type { Insertable, Kysely, Selectable } from 'kysely'
+import type { Database, EventsTable, Executor, Role } from '../db-schema.js'
 import { toIso } from '../db-schema.js'
 import { uuidv7 } from '../ids.js'
 import { type RequestActor, requestContext } from '../request-context.js'
-
-export type Executor = Kysely<Database> | Transaction<Database>
 
 export type EventType =
   | 'user.registered'
