@@ -50,3 +50,13 @@ export function formValues(form: HTMLFormElement) {
     [...new FormData(form).entries()].map(([key, value]) => [key, typeof value === 'string' ? value : '']),
   ) as Record<string, string>
 }
+
+/** Filter forms apply as the user types (debounced, so a word is one request) and never submit. */
+export function onFilterInput(form: HTMLFormElement, apply: () => void, delayMs = 250) {
+  let timer: number | undefined
+  form.addEventListener('input', () => {
+    window.clearTimeout(timer)
+    timer = window.setTimeout(apply, delayMs)
+  })
+  form.addEventListener('submit', (event) => event.preventDefault())
+}

@@ -1,6 +1,6 @@
 import { api, me, type Page, query } from '../api'
 import { confirmButton, field, h, select } from '../dom'
-import { clearErrors, formStatus, formValues, showError } from '../forms'
+import { clearErrors, formStatus, formValues, onFilterInput, showError } from '../forms'
 import { pagerButtons } from './tasks'
 
 interface Product {
@@ -73,15 +73,10 @@ export function productsView(outlet: HTMLElement) {
     }
   }
 
-  let debounce: number | undefined
-  filters.addEventListener('input', () => {
-    window.clearTimeout(debounce)
-    debounce = window.setTimeout(() => {
-      page = 1
-      void refresh()
-    }, 250)
+  onFilterInput(filters, () => {
+    page = 1
+    void refresh()
   })
-  filters.addEventListener('submit', (event) => event.preventDefault())
   outlet.append(...(editor ? [editor.element] : []), filters, grid, pager)
   void refresh()
 }

@@ -1,6 +1,6 @@
 import { api, type Page, query } from '../api'
 import { confirmButton, field, formatDate, h, select } from '../dom'
-import { formStatus, formValues, showError } from '../forms'
+import { formStatus, formValues, onFilterInput, showError } from '../forms'
 
 interface Task {
   id: string
@@ -103,15 +103,10 @@ export function tasksView(outlet: HTMLElement) {
       showError(create, error)
     }
   })
-  let debounce: number | undefined
-  filters.addEventListener('input', () => {
-    window.clearTimeout(debounce)
-    debounce = window.setTimeout(() => {
-      page = 1
-      void refresh()
-    }, 250)
+  onFilterInput(filters, () => {
+    page = 1
+    void refresh()
   })
-  filters.addEventListener('submit', (event) => event.preventDefault())
 
   outlet.append(
     stats,
