@@ -5,10 +5,14 @@ import { CamelCasePlugin, Kysely, PostgresDialect, SqliteDialect, sql } from 'ky
 import { Migrator } from 'kysely/migration'
 import pg from 'pg'
 import type { Database } from './db-schema.js'
+import { DependencyUnavailableError } from './errors.js'
 import { migrationProvider } from './migrations/index.js'
 import { withTimeout } from './timeout.js'
 
 export type Dialect = 'sqlite' | 'postgres'
+
+/** Longest a query may go unanswered before its connection is given up (above the 5 s statement_timeout). */
+const QUERY_TIMEOUT_MS = 6_000
 
 export interface DatabaseHandle {
   readonly db: Kysely<Database>
@@ -65,36 +69,60 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
     max: options.poolMax ?? 10,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
-    // Bounds every statement, so a stalled server turns into an error (a 503) instead of a hung request:
-    // the server cancels a slow statement, and the client gives up on a server that answers nothing at all.
+    // Bounds every statement on the server, so a slow statement (a lock wait) fails with 57014, a 503;
+    // QUERY_TIMEOUT_MS below bounds it on the client, for a server that answers nothing at all.
     statement_timeout: 5_000,
-    query_timeout: 6_000,
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   })
+  // Connections known to be dead: the server closed them, the network cut them, or a query on them timed
+  // out. A query that fails on such a connection failed because of it, whatever its error says (pg reports
+  // "Connection terminated unexpectedly" or "Client has encountered a connection error and is not
+  // queryable" without a code, the latter from the ROLLBACK Kysely sends after the first failure).
+  const dead = new WeakSet<object>()
   // A connection dropped by the server (restart, network cut) emits 'error' on the pool when the client is
-  // idle and on the client itself when it is checked out; unheard, either kills the process. The query in
-  // flight still fails, and the error handler turns that into a 503.
+  // idle and on the client itself when it is checked out; unheard, either kills the process.
   pool.on('error', () => {})
   pool.on('connect', (client) => {
-    client.on('error', () => {})
-    // A query that timed out is still in flight on its connection, and whatever is queued behind it (the
-    // transaction's ROLLBACK, the next request's query) would wait on it too. Closing the connection fails
-    // those at once and makes the pool discard it rather than hand it out again.
+    client.on('error', () => dead.add(client))
+    client.on('end', () => dead.add(client))
     const query = client.query.bind(client) as (...args: unknown[]) => unknown
     Object.assign(client, {
       query: (...args: unknown[]) => {
         const result = query(...args)
-        if (result instanceof Promise)
-          result.catch((error: unknown) => {
-            if (error instanceof Error && error.message === 'Query read timeout')
-              client.connection.stream.destroy()
-          })
-        return result
+        if (!(result instanceof Promise)) return result
+        // A query still unanswered after this is on a connection that is gone or a server that is stalled.
+        // Whatever is queued behind it (the transaction's ROLLBACK, the next request's query) would wait on
+        // it too: closing the connection fails them all at once and makes the pool discard it.
+        const timer = setTimeout(() => {
+          dead.add(client)
+          client.connection.stream.destroy()
+        }, QUERY_TIMEOUT_MS)
+        return result.then(
+          (value: unknown) => {
+            clearTimeout(timer)
+            return value
+          },
+          (error: unknown) => {
+            clearTimeout(timer)
+            throw dead.has(client) ? new DependencyUnavailableError('database', { cause: error }) : error
+          },
+        )
       },
     })
   })
+  // What Kysely sees of the pool: failing to get a connection at all (refused, timed out, pool exhausted for
+  // connectionTimeoutMillis, authentication) means the database cannot serve this request.
+  const connections = {
+    Client: pg.Client,
+    options: pool.options,
+    connect: () =>
+      pool.connect().catch((error: unknown) => {
+        throw new DependencyUnavailableError('database', { cause: error })
+      }),
+    end: () => pool.end(),
+  }
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
+    dialect: new PostgresDialect({ pool: connections }),
     plugins: [new CamelCasePlugin()],
   })
   return {

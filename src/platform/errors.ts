@@ -20,6 +20,7 @@ export type ErrorKind =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'limit_exceeded'
+  | 'unprocessable'
   | 'rate_limited'
   | 'unavailable'
 
@@ -32,6 +33,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   limit_exceeded: 422,
+  unprocessable: 422,
   rate_limited: 429,
   unavailable: 503,
 }
@@ -84,28 +86,92 @@ const FASTIFY_CLIENT_ERRORS: Record<string, number> = {
   FST_ERR_VALIDATION: 400,
 }
 
-/** Errors from the database driver that mean "the database is not reachable", not "the query is wrong". */
-function isDependencyDown(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code
-  const message = error instanceof Error ? error.message : ''
+/**
+ * A dependency (the database) could not be reached or stopped answering: the outcome of the operation is
+ * unknown, and the caller gets 503 with Retry-After. The database layer wraps the failures it recognises by
+ * the state of its connection (a pool that could not connect, a client whose connection died or was cut
+ * after a timeout), which carry no code of their own; `cause` keeps the original.
+ */
+export class DependencyUnavailableError extends Error {
+  override name = 'DependencyUnavailableError'
+  constructor(
+    readonly dependency: 'database',
+    options: { cause: unknown },
+  ) {
+    super(`${dependency} unavailable`, options)
+  }
+}
+
+/** Node's errno codes for a peer that cannot be reached or went away. */
+const NETWORK_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+])
+
+/**
+ * PostgreSQL SQLSTATEs meaning "not now" rather than "wrong": class 08 (connection exception), 57P (operator
+ * intervention: shutdown, crash, cannot connect now), 53 (insufficient resources: too many connections, out
+ * of memory or disk), 57014 (statement cancelled by statement_timeout: a stalled server), and 40001 / 40P01
+ * (serialization failure, deadlock: the transaction was rolled back and may simply be retried).
+ */
+function transientSqlState(code: string): boolean {
   return (
-    (typeof code === 'string' &&
-      [
-        'ECONNREFUSED',
-        'ECONNRESET',
-        'ETIMEDOUT',
-        'EPIPE',
-        'ENOTFOUND',
-        'EHOSTUNREACH',
-        '57P01',
-        '57P03',
-        '53300',
-        'SQLITE_BUSY',
-      ].includes(code)) ||
-    /timeout exceeded when trying to connect|Connection terminated|connection timeout|Query read timeout/i.test(
-      message,
-    )
+    /^[0-9A-Z]{5}$/.test(code) &&
+    (code.startsWith('08') ||
+      code.startsWith('57P') ||
+      code.startsWith('53') ||
+      code === '57014' ||
+      code === '40001' ||
+      code === '40P01')
   )
+}
+
+/** SQLite result codes (better-sqlite3 reports extended ones, e.g. SQLITE_IOERR_WRITE) for an unusable store. */
+const SQLITE_UNAVAILABLE = new Set([
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'SQLITE_CANTOPEN',
+  'SQLITE_PROTOCOL',
+  'SQLITE_NOMEM',
+])
+
+function unavailableCode(code: unknown): boolean {
+  if (typeof code !== 'string') return false
+  if (NETWORK_ERRNOS.has(code) || transientSqlState(code)) return true
+  const primary = /^SQLITE_[A-Z]+/.exec(code)?.[0]
+  return primary !== undefined && SQLITE_UNAVAILABLE.has(primary)
+}
+
+/**
+ * Whether `error` means "a dependency is not reachable" (503) rather than "the request or the code is
+ * wrong". Decided by error class and code only, never by message text; causes are followed, since drivers
+ * and pools wrap the socket error that started it.
+ */
+export function isDependencyUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Object && depth < 8; depth++) {
+    if (current instanceof DependencyUnavailableError) return true
+    if (unavailableCode((current as { code?: unknown }).code)) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/** A foreign key violation: the row a write refers to (its owner) was deleted meanwhile. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '23503' || code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
 }
 
 /** Node still uses the RFC 7231 names for these two. */
@@ -170,7 +236,11 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
 }
 
 /** Every error leaves as RFC 9457 problem+json; a 5xx never carries the error's own message. */
-export function registerErrorHandling(app: FastifyInstance, notFoundLimit: preHandlerAsyncHookHandler): void {
+export function registerErrorHandling(
+  app: FastifyInstance,
+  notFoundLimit: preHandlerAsyncHookHandler,
+  onDependencyError?: (dependency: 'database') => void,
+): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
       const status = STATUS_BY_KIND[error.kind]
@@ -193,10 +263,17 @@ export function registerErrorHandling(app: FastifyInstance, notFoundLimit: preHa
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, error.statusCode, error.message)
     }
-    if (isDependencyDown(error)) {
+    if (isDependencyUnavailable(error)) {
       request.log.error({ err: error }, 'dependency unavailable')
+      onDependencyError?.('database')
       reply.header('retry-after', '5')
       return sendProblem(reply, 503, 'A dependency of the service is unavailable; retry shortly')
+    }
+    // Whatever a write referred to (its owner, as a rule) was deleted by a concurrent request. Services turn
+    // the cases they expect into 401/404; any other is still a conflict with the current state, not a bug.
+    if (isForeignKeyViolation(error)) {
+      request.log.warn({ err: error }, 'write refers to a row deleted meanwhile')
+      return sendProblem(reply, 409, 'Something this request refers to was deleted meanwhile')
     }
     request.log.error({ err: error }, 'unhandled error')
     return sendProblem(reply, 500, 'An unexpected error occurred; it has been logged with this request id')
