@@ -1,7 +1,7 @@
 import type { Insertable } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
 import type { EventsTable, MathHistoryTable, MathOperation } from '../../platform/db-schema.js'
-import { badRequest, forbidden } from '../../platform/errors.js'
+import { badRequest, forbidden, isForeignKeyViolation, unauthorized } from '../../platform/errors.js'
 import { eventRow } from '../../platform/events/outbox.js'
 import { GroupCommit } from '../../platform/group-commit.js'
 import { uuidv7 } from '../../platform/ids.js'
@@ -50,8 +50,14 @@ function decodeCursor(cursor: string): string {
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url')
 
-export function createHistoryService(repository: HistoryRepository, onBatch?: (size: number) => void) {
+export function createHistoryService(
+  repository: HistoryRepository,
+  onBatch?: (size: number) => void,
+  log?: { warn(obj: object, msg: string): void },
+) {
   // Each call's history row travels with its math.computed event: one batch, one transaction, both tables.
+  // A row that fails on its own (its user was deleted meanwhile) is isolated by the group commit: the other
+  // callers' rows commit, and only its caller hears about it.
   const writer = new GroupCommit<{ history: Insertable<MathHistoryTable>; event: Insertable<EventsTable> }>(
     (rows) =>
       repository.insertMany(
@@ -60,13 +66,20 @@ export function createHistoryService(repository: HistoryRepository, onBatch?: (s
       ),
     500,
     onBatch,
+    {
+      onRowFailed: (error, row) =>
+        log?.warn(
+          { err: error, historyId: row.history.id, userId: row.history.userId },
+          'history record dropped: it failed on its own (its caller is told)',
+        ),
+    },
   )
 
   return {
-    /** Resolves once the record has committed. */
+    /** Resolves once the record has committed; 401 when the caller's account was deleted meanwhile. */
     record(call: MathCallRecord): Promise<void> {
       const id = uuidv7()
-      return writer.add({
+      const committed = writer.add({
         history: {
           id,
           userId: call.userId,
@@ -92,6 +105,10 @@ export function createHistoryService(repository: HistoryRepository, onBatch?: (s
             status: call.status,
           },
         }),
+      })
+      return committed.catch((error: unknown) => {
+        if (isForeignKeyViolation(error)) throw unauthorized('This account no longer exists')
+        throw error
       })
     },
 
