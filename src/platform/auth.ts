@@ -61,7 +61,7 @@ export class AccessTokens {
   }
 
   /** The user behind a bearer token, or a 401: bad signature, wrong algorithm, expired, or user state changed. */
-  async verify(token: string): Promise<AuthUser> {
+  async verify(token: string): Promise<AuthUser & { tokenVersion: number }> {
     let claims: { sub?: unknown; role?: unknown; ver?: unknown }
     try {
       claims = this.decode(token)
@@ -75,7 +75,7 @@ export class AccessTokens {
       this.metrics.authFailures.inc({ reason: 'token_revoked' })
       throw unauthorized('Access token is no longer valid')
     }
-    return { id: claims.sub as string, role: state.role }
+    return { id: claims.sub as string, role: state.role, tokenVersion: state.tokenVersion }
   }
 }
 
@@ -94,8 +94,10 @@ export function registerAuthHooks(app: FastifyInstance, tokens: AccessTokens, me
       metrics.authFailures.inc({ reason: 'missing_token' })
       throw unauthorized('Bearer token required')
     }
-    request.user = await tokens.verify(token)
-    bindActor(request.user)
+    const verified = await tokens.verify(token)
+    request.user = { id: verified.id, role: verified.role }
+    // Write transactions check the caller still has this state when they commit (platform/transactions.ts).
+    bindActor(verified)
   }
   app.decorate('authenticate', authenticate)
   // Used after `authenticate` in a route's onRequest list.

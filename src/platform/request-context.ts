@@ -4,12 +4,28 @@ import type { Role } from './db-schema.js'
 export interface RequestActor {
   userId: string | null
   role: Role | null
+  /** The token version the caller's access token was verified against (write transactions re-check it). */
+  tokenVersion?: number
+}
+
+/** An Idempotency-Key this request carries, waiting for the transaction that creates what it names. */
+export interface PendingIdempotency {
+  /** Whose key it is: the caller's user id, or `anonymous`. */
+  readonly scope: string
+  readonly key: string
+  /** Identifies the request's content; set late for a streamed body, once it has been read. */
+  fingerprint: string | undefined
+  /** Status of the success response, stored with its body. */
+  readonly status: number
+  /** Set by the transaction that stored the response. */
+  stored: boolean
 }
 
 export interface RequestContext {
   readonly requestId: string
   /** Set once the request has authenticated; mutated in place so later hooks and handlers see it. */
   actor?: RequestActor
+  idempotency?: PendingIdempotency
 }
 
 const storage = new AsyncLocalStorage<RequestContext>()
@@ -26,7 +42,12 @@ export function requestContext(): RequestContext | undefined {
   return storage.getStore()
 }
 
-export function bindActor(user: { id: string; role: Role }): void {
+export function bindActor(user: { id: string; role: Role; tokenVersion?: number }): void {
   const context = storage.getStore()
-  if (context) context.actor = { userId: user.id, role: user.role }
+  if (context)
+    context.actor = {
+      userId: user.id,
+      role: user.role,
+      ...(user.tokenVersion !== undefined ? { tokenVersion: user.tokenVersion } : {}),
+    }
 }

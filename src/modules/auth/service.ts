@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
 import type { AccessTokens } from '../../platform/auth.js'
+import type { Dialect } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
 import { unauthorized } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
@@ -21,6 +22,7 @@ const hashRefreshToken = (token: string) => createHash('sha256').update(token).d
 
 export interface AuthServiceDeps {
   db: Kysely<Database>
+  dialect: Dialect
   users: UsersRepository
   refreshTokens: RefreshTokensRepository
   accessTokens: AccessTokens
@@ -30,12 +32,22 @@ export interface AuthServiceDeps {
 
 export function createAuthService({
   db,
+  dialect,
   users,
   refreshTokens,
   accessTokens,
   refreshTokenTtlSeconds,
   metrics,
 }: AuthServiceDeps) {
+  const postgres = dialect === 'postgres'
+  /*
+   * A session is stored only under a share lock on its user's row, taken before any refresh-token row is
+   * touched (the order the users service follows too): a deletion, deactivation or password change either
+   * commits first, and is seen, or waits until the session exists, and revokes it.
+   */
+  const lockUser = async (trx: Transaction<Database>, id: string) =>
+    (await users.lockRows(trx, [{ id, mode: 'share' }], postgres)).get(id)
+
   async function issuePair(
     user: User,
     familyId: string,
@@ -74,16 +86,20 @@ export function createAuthService({
         ? await verifyPassword(user.passwordHash, password)
         : await verifyAgainstDummy(password)
       if (!user || !valid || !user.isActive) fail('bad_credentials', 'Incorrect username or password')
-      return db.transaction().execute(async (trx) => {
+      const pair = await db.transaction().execute(async (trx) => {
+        // The password was verified against `user` as it was read; the account must still be that one.
+        const current = await lockUser(trx, user.id)
+        if (!current?.isActive || current.passwordHash !== user.passwordHash) return undefined
         const familyId = randomUUID()
-        const pair = await issuePair(user, familyId, trx)
+        const issued = await issuePair(current, familyId, trx)
         await appendEvent(trx, {
           type: 'auth.login',
-          actor: user,
-          data: { userId: user.id, sessionId: familyId },
+          actor: current,
+          data: { userId: current.id, sessionId: familyId },
         })
-        return pair
+        return issued
       })
+      return pair ?? fail('bad_credentials', 'Incorrect username or password')
     },
 
     /**
@@ -94,12 +110,12 @@ export function createAuthService({
       const outcome = await db.transaction().execute(async (trx) => {
         const record = await refreshTokens.findByHash(hashRefreshToken(presented), trx)
         if (!record) return { error: 'unknown' as const }
+        const user = await lockUser(trx, record.userId)
         if (record.usedAt || record.revokedAt || !(await refreshTokens.markUsed(record.id, trx))) {
           await refreshTokens.revokeFamily(record.familyId, trx)
           return { error: 'reused' as const }
         }
         if (record.expiresAt <= new Date().toISOString()) return { error: 'expired' as const }
-        const user = await users.findById(record.userId, trx)
         if (!user?.isActive) return { error: 'inactive' as const }
         const pair = await issuePair(user, record.familyId, trx)
         await appendEvent(trx, {
@@ -120,6 +136,7 @@ export function createAuthService({
       const record = await refreshTokens.findByHash(hashRefreshToken(presented))
       if (!record) return
       await db.transaction().execute(async (trx) => {
+        await lockUser(trx, record.userId)
         await refreshTokens.revokeFamily(record.familyId, trx)
         await appendEvent(trx, {
           type: 'auth.logout',

@@ -4,6 +4,7 @@ import type { Database, TaskPriority, TaskStatus } from '../../platform/db-schem
 import { badRequest, forbidden, notFound } from '../../platform/errors.js'
 import { appendEvent, type EventType } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
+import type { Transact, WriteOptions } from '../../platform/transactions.js'
 import type { SortOrder, Task, TaskSortKey, TasksRepository } from './repository.js'
 
 export interface TaskInput {
@@ -54,22 +55,26 @@ function normaliseDueDate(value: string | null): string | null {
 }
 
 export interface TasksServiceDeps {
-  db: Kysely<Database>
+  transact: Transact
   tasks: TasksRepository
 }
 
-export function createTasksService({ db, tasks }: TasksServiceDeps) {
-  /** The write and its event in one transaction; no task (missing or someone else's) means no event. */
+export function createTasksService({ transact, tasks }: TasksServiceDeps) {
+  /**
+   * The write and its event in one transaction, which also confirms the caller still exists (so a task is
+   * never created for an account deleted meanwhile); no task (missing or someone else's) means no event.
+   */
   function withEvent<T extends Task | boolean | undefined>(
     type: EventType,
     data: { taskId: string } & Record<string, unknown>,
     write: (trx: Kysely<Database>) => Promise<T>,
+    options: WriteOptions<T> = {},
   ): Promise<T> {
-    return db.transaction().execute(async (trx) => {
+    return transact(async (trx) => {
       const result = await write(trx)
       if (result) await appendEvent(trx, { type, data })
       return result
-    })
+    }, options)
   }
 
   /** The owner whose tasks a single-task operation may touch; undefined lets an admin reach any task. */
@@ -124,7 +129,14 @@ export function createTasksService({ db, tasks }: TasksServiceDeps) {
         createdAt: now,
         updatedAt: now,
       }
-      return withEvent('task.created', { taskId: row.id, ownerId: actor.id }, (trx) => tasks.insert(row, trx))
+      return withEvent(
+        'task.created',
+        { taskId: row.id, ownerId: actor.id },
+        (trx) => tasks.insert(row, trx),
+        {
+          receipt: (task) => task,
+        },
+      )
     },
 
     async get(actor: AuthUser, id: string): Promise<Task> {

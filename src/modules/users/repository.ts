@@ -103,18 +103,61 @@ export function createUsersRepository(db: Kysely<Database>) {
       return Number(result.numDeletedRows) > 0
     },
 
-    /**
-     * Ids of active admins. On PostgreSQL the rows are locked for the rest of the transaction, so two
-     * concurrent demotions cannot both see "another admin remains" (SQLite serialises writers anyway).
-     */
-    async activeAdminIds(executor: Executor, lock: boolean): Promise<string[]> {
-      let query = executor
+    /** Ids of active admins; read after `serializeAdminReductions`, so no concurrent reduction is missed. */
+    async activeAdminIds(executor: Executor): Promise<string[]> {
+      const rows = await executor
         .selectFrom('users')
         .select('id')
         .where('role', '=', 'admin')
         .where('isActive', '=', 1)
-      if (lock) query = query.forUpdate()
-      return (await query.execute()).map((row) => row.id)
+        .execute()
+      return rows.map((row) => row.id)
+    },
+
+    /**
+     * Everything that may leave fewer active admins (demotion, deactivation, deletion) takes this lock first,
+     * for the rest of its transaction (PostgreSQL: a transaction-level advisory lock, per schema; SQLite runs
+     * one write transaction at a time anyway). Each then counts the admins that remain after every earlier
+     * reduction committed, so two of them can never both see "another admin remains" about each other.
+     */
+    async serializeAdminReductions(executor: Executor, postgres: boolean): Promise<void> {
+      if (postgres)
+        await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':users:admin-reductions'))`.execute(
+          executor,
+        )
+    },
+
+    /**
+     * The users' current rows, locked for the rest of the transaction on PostgreSQL: 'share' keeps them from
+     * changing, 'no key update' is taken to change one, 'update' to delete one. Always in id order, the one
+     * order every transaction locking two users follows, so two of them cannot wait on each other.
+     */
+    async lockRows(
+      executor: Executor,
+      locks: { id: string; mode: 'share' | 'no key update' | 'update' }[],
+      postgres: boolean,
+    ): Promise<Map<string, User>> {
+      const strongest = new Map<string, 'share' | 'no key update' | 'update'>()
+      const rank = { share: 0, 'no key update': 1, update: 2 } as const
+      for (const { id, mode } of locks) {
+        const held = strongest.get(id)
+        if (held === undefined || rank[mode] > rank[held]) strongest.set(id, mode)
+      }
+      const found = new Map<string, User>()
+      for (const id of [...strongest.keys()].sort()) {
+        let query = executor.selectFrom('users').selectAll().where('id', '=', id)
+        const mode = strongest.get(id)
+        if (postgres)
+          query =
+            mode === 'update'
+              ? query.forUpdate()
+              : mode === 'no key update'
+                ? query.forNoKeyUpdate()
+                : query.forShare()
+        const row = await query.executeTakeFirst()
+        if (row) found.set(id, toUser(row))
+      }
+      return found
     },
   }
 }

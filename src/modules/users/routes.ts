@@ -79,7 +79,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       },
       onRequest: adminOnly,
     },
-    async (request) => users.setRole(request.params.id, request.body.role),
+    async (request) => users.setRole(request.user!, request.params.id, request.body.role),
   )
 
   app.delete(

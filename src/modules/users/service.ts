@@ -7,6 +7,7 @@ import type { Database, Executor, Role } from '../../platform/db-schema.js'
 import { badRequest, conflict, forbidden, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
 import { hashPassword, verifyPassword } from '../../platform/passwords.js'
+import { confirmCaller, type Transact } from '../../platform/transactions.js'
 import type { UserStateCache } from '../../platform/user-state-cache.js'
 import type { RefreshTokensRepository } from '../auth/repository.js'
 import type { User, UsersRepository } from './repository.js'
@@ -47,6 +48,7 @@ function conflictFor(error: unknown): Error {
 
 export interface UsersServiceDeps {
   db: Kysely<Database>
+  transact: Transact
   dialect: Dialect
   users: UsersRepository
   refreshTokens: RefreshTokensRepository
@@ -58,18 +60,28 @@ export interface UsersServiceDeps {
   beforeDelete?: (id: string, trx: Transaction<Database>) => Promise<() => Promise<void>>
 }
 
+/*
+ * Every rule here reads what it checks inside the transaction that writes, under lock (PostgreSQL; SQLite
+ * runs one write transaction at a time): the target's row is locked and read again, the caller's row is
+ * locked and their state confirmed (confirmCaller), both in id order, and anything that may leave fewer
+ * active admins first takes the admin-reductions lock. Only the slow, pure work (argon2 hashing and
+ * verification) happens before, and its premise, the password hash it verified, is checked again inside.
+ */
 export function createUsersService({
   db,
+  transact,
   dialect,
   users,
   refreshTokens,
   userStates,
   beforeDelete,
 }: UsersServiceDeps) {
-  /** Admin-only changes must leave at least one active admin, checked under lock in the same transaction. */
+  const postgres = dialect === 'postgres'
+
+  /** Call after serializeAdminReductions, with the target as read under its lock. */
   async function assertAnotherAdminRemains(executor: Executor, target: User): Promise<void> {
     if (target.role !== 'admin' || !target.isActive) return
-    const admins = await users.activeAdminIds(executor, dialect === 'postgres')
+    const admins = await users.activeAdminIds(executor)
     if (admins.filter((id) => id !== target.id).length === 0) {
       throw conflict('The last active admin cannot be demoted, deactivated or deleted')
     }
@@ -79,34 +91,61 @@ export function createUsersService({
     if (actor.role !== 'admin' && actor.id !== id) throw forbidden('You may only access your own account')
   }
 
+  /**
+   * Locks the caller (share: their role and activation cannot change until this commits) and the target
+   * (`targetMode`) in id order, confirms the caller, and returns the target as it is now; 404 without one.
+   */
+  async function lockActorAndTarget(
+    trx: Transaction<Database>,
+    actor: AuthUser,
+    id: string,
+    targetMode: 'no key update' | 'update',
+  ): Promise<User> {
+    const rows = await users.lockRows(
+      trx,
+      [
+        { id: actor.id, mode: 'share' },
+        { id, mode: targetMode },
+      ],
+      postgres,
+    )
+    await confirmCaller(trx, dialect, 'held')
+    const target = rows.get(id)
+    if (!target) throw notFound('No such user')
+    return target
+  }
+
   /** A self-registered user is the actor of their own registration; a bootstrapped admin has none. */
   async function create(input: NewUser, role: Role): Promise<User> {
     const now = new Date().toISOString()
     const id = randomUUID()
     const passwordHash = await hashPassword(input.password)
     try {
-      return await db.transaction().execute(async (trx) => {
-        const user = await users.insert(
-          {
-            id,
-            username: input.username,
-            email: input.email,
-            passwordHash,
-            role,
-            isActive: 1,
-            tokenVersion: 0,
-            createdAt: now,
-            updatedAt: now,
-          },
-          trx,
-        )
-        await appendEvent(trx, {
-          type: 'user.registered',
-          ...(role === 'user' ? { actor: user } : {}),
-          data: { userId: user.id, role },
-        })
-        return user
-      })
+      return await transact(
+        async (trx) => {
+          const user = await users.insert(
+            {
+              id,
+              username: input.username,
+              email: input.email,
+              passwordHash,
+              role,
+              isActive: 1,
+              tokenVersion: 0,
+              createdAt: now,
+              updatedAt: now,
+            },
+            trx,
+          )
+          await appendEvent(trx, {
+            type: 'user.registered',
+            ...(role === 'user' ? { actor: user } : {}),
+            data: { userId: user.id, role },
+          })
+          return user
+        },
+        { callerLock: false, receipt: toPublic },
+      )
     } catch (error) {
       throw conflictFor(error)
     }
@@ -125,22 +164,26 @@ export function createUsersService({
     async ensureAdmin(input: NewUser): Promise<{ user: UserPublic; created: boolean }> {
       const existing = await users.findByUsername(input.username)
       if (existing) {
-        if (existing.role === 'admin' && existing.isActive)
-          return { user: toPublic(existing), created: false }
         const promoted = await db.transaction().execute(async (trx) => {
+          const current = (
+            await users.lockRows(trx, [{ id: existing.id, mode: 'no key update' }], postgres)
+          ).get(existing.id)
+          if (!current || (current.role === 'admin' && current.isActive)) return current
           const row = await users.bumpTokenVersion(
-            existing.id,
+            current.id,
             { role: 'admin', isActive: 1, updatedAt: new Date().toISOString() },
             trx,
           )
           await appendEvent(trx, {
             type: 'user.role_changed',
-            data: { userId: existing.id, from: existing.role, to: 'admin', reactivated: !existing.isActive },
+            data: { userId: current.id, from: current.role, to: 'admin', reactivated: !current.isActive },
           })
           return row
         })
-        await userStates.invalidate(existing.id)
-        return { user: toPublic(promoted ?? existing), created: false }
+        if (promoted) {
+          await userStates.invalidate(promoted.id)
+          return { user: toPublic(promoted), created: false }
+        }
       }
       try {
         return { user: toPublic(await create(input, 'admin')), created: true }
@@ -168,17 +211,22 @@ export function createUsersService({
       assertSelfOrAdmin(actor, id)
       if (changes.isActive !== undefined && actor.role !== 'admin')
         throw forbidden('Only an admin may change isActive')
-      const target = await users.findById(id)
-      if (!target) throw notFound('No such user')
-      if (changes.password !== undefined && actor.id === id) {
+      const ownPasswordChange = changes.password !== undefined && actor.id === id
+      // argon2 is slow: the current password is verified (and the new one hashed) before the transaction,
+      // against the hash read here; inside, the hash must still be that one.
+      let verifiedHash: string | undefined
+      if (ownPasswordChange) {
+        const before = await users.findById(id)
+        if (!before) throw notFound('No such user')
         if (
           !changes.currentPassword ||
-          !(await verifyPassword(target.passwordHash, changes.currentPassword))
+          !(await verifyPassword(before.passwordHash, changes.currentPassword))
         ) {
           throw badRequest('currentPassword is missing or wrong', [
             { path: '/body/currentPassword', message: 'must be your current password' },
           ])
         }
+        verifiedHash = before.passwordHash
       }
       const passwordHash = changes.password === undefined ? undefined : await hashPassword(changes.password)
       const revokesSessions = passwordHash !== undefined || changes.isActive === false
@@ -190,20 +238,29 @@ export function createUsersService({
       }
       let updated: User | undefined
       try {
-        updated = await db.transaction().execute(async (trx) => {
-          if (changes.isActive === false) await assertAnotherAdminRemains(trx, target)
-          if (revokesSessions) await refreshTokens.revokeAllForUser(id, trx)
-          const row = revokesSessions
-            ? await users.bumpTokenVersion(id, patch, trx)
-            : await users.update(id, patch, trx)
-          if (row) {
-            const fields = (['email', 'password', 'isActive'] as const).filter(
-              (field) => changes[field] !== undefined,
-            )
-            await appendEvent(trx, { type: 'user.updated', actor, data: { userId: id, fields } })
-          }
-          return row
-        })
+        updated = await transact(
+          async (trx) => {
+            if (changes.isActive === false) await users.serializeAdminReductions(trx, postgres)
+            const target = await lockActorAndTarget(trx, actor, id, 'no key update')
+            if (verifiedHash !== undefined && target.passwordHash !== verifiedHash) {
+              throw conflict('The password was changed meanwhile; verify with the current one and try again')
+            }
+            if (changes.isActive === false) await assertAnotherAdminRemains(trx, target)
+            // The user's row is locked first, then their tokens: the order refresh and login follow too.
+            if (revokesSessions) await refreshTokens.revokeAllForUser(id, trx)
+            const row = revokesSessions
+              ? await users.bumpTokenVersion(id, patch, trx)
+              : await users.update(id, patch, trx)
+            if (row) {
+              const fields = (['email', 'password', 'isActive'] as const).filter(
+                (field) => changes[field] !== undefined,
+              )
+              await appendEvent(trx, { type: 'user.updated', actor, data: { userId: id, fields } })
+            }
+            return row
+          },
+          { callerLock: false },
+        )
       } catch (error) {
         throw conflictFor(error)
       }
@@ -212,20 +269,23 @@ export function createUsersService({
       return toPublic(updated)
     },
 
-    async setRole(id: string, role: Role): Promise<UserPublic> {
-      const updated = await db.transaction().execute(async (trx) => {
-        const target = await users.findById(id, trx)
-        if (!target) throw notFound('No such user')
-        if (target.role === role) return target
-        if (role !== 'admin') await assertAnotherAdminRemains(trx, target)
-        const row = await users.bumpTokenVersion(id, { role, updatedAt: new Date().toISOString() }, trx)
-        if (row)
-          await appendEvent(trx, {
-            type: 'user.role_changed',
-            data: { userId: id, from: target.role, to: role },
-          })
-        return row
-      })
+    async setRole(actor: AuthUser, id: string, role: Role): Promise<UserPublic> {
+      const updated = await transact(
+        async (trx) => {
+          if (role !== 'admin') await users.serializeAdminReductions(trx, postgres)
+          const target = await lockActorAndTarget(trx, actor, id, 'no key update')
+          if (target.role === role) return target
+          if (role !== 'admin') await assertAnotherAdminRemains(trx, target)
+          const row = await users.bumpTokenVersion(id, { role, updatedAt: new Date().toISOString() }, trx)
+          if (row)
+            await appendEvent(trx, {
+              type: 'user.role_changed',
+              data: { userId: id, from: target.role, to: role },
+            })
+          return row
+        },
+        { callerLock: false },
+      )
       if (!updated) throw notFound('No such user')
       await userStates.invalidate(id)
       return toPublic(updated)
@@ -233,15 +293,18 @@ export function createUsersService({
 
     async delete(actor: AuthUser, id: string): Promise<void> {
       assertSelfOrAdmin(actor, id)
-      const afterCommit = await db.transaction().execute(async (trx) => {
-        const target = await users.findById(id, trx)
-        if (!target) throw notFound('No such user')
-        await assertAnotherAdminRemains(trx, target)
-        const after = await beforeDelete?.(id, trx)
-        await users.delete(id, trx)
-        await appendEvent(trx, { type: 'user.deleted', actor, data: { userId: id } })
-        return after
-      })
+      const afterCommit = await transact(
+        async (trx) => {
+          await users.serializeAdminReductions(trx, postgres)
+          const target = await lockActorAndTarget(trx, actor, id, 'update')
+          await assertAnotherAdminRemains(trx, target)
+          const after = await beforeDelete?.(id, trx)
+          await users.delete(id, trx)
+          await appendEvent(trx, { type: 'user.deleted', actor, data: { userId: id } })
+          return after
+        },
+        { callerLock: false },
+      )
       await userStates.invalidate(id)
       await afterCommit?.()
     },
