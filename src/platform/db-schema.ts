@@ -114,6 +114,20 @@ export interface EventsTable {
   attempts: ColumnType<number, number | undefined, number>
 }
 
+export interface IdempotencyKeysTable {
+  scope: string
+  idemKey: string
+  fingerprint: string
+  status: number
+  body: string | null
+  createdAt: Timestamp
+}
+
+export interface CacheVersionsTable {
+  namespace: string
+  version: number
+}
+
 export interface Database {
   users: UsersTable
   refreshTokens: RefreshTokensTable
@@ -122,6 +136,8 @@ export interface Database {
   tasks: TasksTable
   files: FilesTable
   events: EventsTable
+  idempotencyKeys: IdempotencyKeysTable
+  cacheVersions: CacheVersionsTable
 }
 
 export function toIso(value: Date | string): string {

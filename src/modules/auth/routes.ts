@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest } from '../../platform/errors.js'
+import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import type { RateLimits } from '../../platform/rate-limit.js'
 import { problemResponses } from '../../platform/schemas.js'
 import { UserPublic } from '../users/schemas.js'
@@ -12,6 +13,7 @@ export interface AuthRoutesOptions {
   auth: AuthService
   users: UsersService
   rateLimits: RateLimits
+  idempotency: Idempotency
 }
 
 const usernameInBody = (request: { body: unknown }) => {
@@ -21,7 +23,7 @@ const usernameInBody = (request: { body: unknown }) => {
 
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   app,
-  { auth, users, rateLimits },
+  { auth, users, rateLimits, idempotency },
 ) => {
   // Form bodies are accepted here only, for the OAuth2 token endpoint.
   await app.register(formbody, { bodyLimit: 8192 })
@@ -38,12 +40,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         operationId: 'auth-register',
         summary: 'Create an account (role user)',
         tags,
+        headers: IdempotencyKeyHeaders,
         body: RegisterBody,
-        response: { 201: UserPublic, ...problemResponses(400, 409, 429) },
+        response: { 201: UserPublic, ...problemResponses(400, 409, 422, 429, 503) },
       },
       preHandler: registerLimit,
     },
-    async (request, reply) => reply.code(201).send(await users.register(request.body)),
+    async (request, reply) =>
+      idempotency.respond(request, reply, { status: 201 }, () => users.register(request.body)),
   )
 
   app.post(

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import { badRequest, DomainError } from '../../platform/errors.js'
+import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
 import { validatorCompiler } from '../../platform/validation.js'
 import { FileContent, FilePublic, FilesListQuery, FilesPage, FileUpload } from './schemas.js'
@@ -9,6 +11,7 @@ import { type FilesService, TEXT_PLAIN, type UploadSource } from './service.js'
 
 export interface FilesRoutesOptions {
   files: FilesService
+  idempotency: Idempotency
   maxUploadBytes: number
 }
 
@@ -58,6 +61,30 @@ async function receiveFile(request: FastifyRequest, maxUploadBytes: number): Pro
   }
 }
 
+/**
+ * What identifies an upload for Idempotency-Key: the client's file name and the content's digest (not the
+ * raw body, whose multipart boundary a retrying client draws afresh). `onRead` gets it once all is read.
+ */
+function identified(source: UploadSource, onRead: (parts: string[]) => void): UploadSource {
+  const hash = createHash('sha256')
+  return {
+    filename: source.filename,
+    content: (async function* () {
+      for await (const chunk of source.content) {
+        hash.update(chunk)
+        yield chunk
+      }
+      onRead([source.filename ?? '', hash.digest('hex')])
+    })(),
+  }
+}
+
+async function identify(source: UploadSource): Promise<string[]> {
+  let parts: string[] = []
+  for await (const _ of identified(source, (read) => (parts = read)).content);
+  return parts
+}
+
 /** RFC 6266: a plain-ASCII name for old clients, the exact UTF-8 name (RFC 8187 encoding) for the rest. */
 export function contentDisposition(filename: string): string {
   const fallback = filename.replace(/[^\x20-\x7e]|["\\%]/gu, '_')
@@ -78,7 +105,7 @@ function matchesETag(header: string | undefined, etag: string): boolean {
 }
 
 export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async (app, options) => {
-  const { files, maxUploadBytes } = options
+  const { files, idempotency, maxUploadBytes } = options
   const tags = ['files']
   const security = [{ bearerAuth: [] }]
 
@@ -101,8 +128,9 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         tags,
         security,
         consumes: ['multipart/form-data'],
+        headers: IdempotencyKeyHeaders,
         body: FileUpload,
-        response: { 201: FilePublic, ...problemResponses(400, 401, 413, 415, 429) },
+        response: { 201: FilePublic, ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503) },
       },
       validatorCompiler: streamedBodyCompiler,
       onRequest: app.authenticate,
@@ -114,18 +142,29 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
           'Send the file as multipart/form-data, in a part named "file"',
         )
       }
-      let file: FilePublic
+      const keyed = request.headers['idempotency-key'] !== undefined
       try {
-        file = await files.upload(request.user!, () => receiveFile(request, maxUploadBytes))
+        return await idempotency.respond(
+          request,
+          reply,
+          {
+            status: 201,
+            headers: (file: FilePublic) => ({ location: `${request.url.split('?')[0]}/${file.id}` }),
+            fingerprintStreamed: async () => identify(await receiveFile(request, maxUploadBytes)),
+          },
+          () =>
+            files.upload(request.user!, async () => {
+              const source = await receiveFile(request, maxUploadBytes)
+              return keyed
+                ? identified(source, (parts) => idempotency.fingerprintStreamed(request, parts))
+                : source
+            }),
+        )
       } finally {
         // Refused part-way: read what the client is still sending (bounded by the request timeout) and
         // drop it, so the connection ends cleanly instead of lingering paused with unread bytes.
         if (!request.raw.readableEnded) request.raw.resume()
       }
-      return reply
-        .code(201)
-        .header('location', `${request.url.split('?')[0]}/${file.id}`)
-        .send(file)
     },
   )
 

@@ -4,13 +4,14 @@ import { pipeline } from 'node:stream/promises'
 import { TextDecoder } from 'node:util'
 import type { FastifyBaseLogger } from 'fastify'
 import { fileTypeFromBuffer } from 'file-type'
-import type { Kysely, Transaction } from 'kysely'
+import type { Transaction } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
 import type { Dialect } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
-import { DomainError, notFound, unauthorized } from '../../platform/errors.js'
+import { DomainError, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
+import type { Transact } from '../../platform/transactions.js'
 import type { FilesRepository, StoredFile } from './repository.js'
 import type { FilePublic } from './schemas.js'
 import type { FileStorage } from './storage.js'
@@ -161,7 +162,7 @@ function toPublic(file: StoredFile): FilePublic {
 }
 
 export interface FilesServiceDeps {
-  db: Kysely<Database>
+  transact: Transact
   dialect: Dialect
   files: FilesRepository
   storage: FileStorage
@@ -171,7 +172,7 @@ export interface FilesServiceDeps {
 }
 
 export function createFilesService(deps: FilesServiceDeps) {
-  const { db, dialect, files, storage, maxUploadBytes, maxUserStorageBytes, log } = deps
+  const { transact, dialect, files, storage, maxUploadBytes, maxUserStorageBytes, log } = deps
 
   const quotaExceeded = () =>
     tooLarge(`Storing this file would exceed your storage quota of ${maxUserStorageBytes} bytes`)
@@ -223,36 +224,43 @@ export function createFilesService(deps: FilesServiceDeps) {
       }
 
       try {
-        const stored = await db.transaction().execute(async (trx) => {
-          if (!(await files.lockOwner(actor.id, trx, dialect === 'postgres'))) {
-            throw unauthorized('This account no longer exists')
-          }
-          // Again, now that the size is known, and under the owner's lock: concurrent uploads may have
-          // used the room that was there when this one started.
-          if ((await files.usedBytes(actor.id, trx)) + inspector.size > maxUserStorageBytes) {
-            throw quotaExceeded()
-          }
-          const file = await files.insert(
-            {
-              // Time-ordered, so "newest first" is stable among files created in the same millisecond.
-              id: uuidv7(),
-              ownerId: actor.id,
-              filename: sanitizeFilename(source.filename),
-              size: inspector.size,
-              contentType: inspector.contentType ?? TEXT_PLAIN,
-              sha256: inspector.digest(),
-              storageKey,
-              createdAt: new Date().toISOString(),
-            },
-            trx,
-          )
-          await appendEvent(trx, {
-            type: 'file.uploaded',
-            actor,
-            data: { fileId: file.id, ownerId: file.ownerId, size: file.size, contentType: file.contentType },
-          })
-          return file
-        })
+        // The caller's row is locked for update: their concurrent uploads and their deletion wait here, and
+        // an account deleted meanwhile is a 401.
+        const stored = await transact(
+          async (trx) => {
+            // Again, now that the size is known, and under the owner's lock: concurrent uploads may have
+            // used the room that was there when this one started.
+            if ((await files.usedBytes(actor.id, trx)) + inspector.size > maxUserStorageBytes) {
+              throw quotaExceeded()
+            }
+            const file = await files.insert(
+              {
+                // Time-ordered, so "newest first" is stable among files created in the same millisecond.
+                id: uuidv7(),
+                ownerId: actor.id,
+                filename: sanitizeFilename(source.filename),
+                size: inspector.size,
+                contentType: inspector.contentType ?? TEXT_PLAIN,
+                sha256: inspector.digest(),
+                storageKey,
+                createdAt: new Date().toISOString(),
+              },
+              trx,
+            )
+            await appendEvent(trx, {
+              type: 'file.uploaded',
+              actor,
+              data: {
+                fileId: file.id,
+                ownerId: file.ownerId,
+                size: file.size,
+                contentType: file.contentType,
+              },
+            })
+            return file
+          },
+          { callerLock: 'update', receipt: toPublic },
+        )
         return toPublic(stored)
       } catch (error) {
         await removeBytes([storageKey])
@@ -290,7 +298,7 @@ export function createFilesService(deps: FilesServiceDeps) {
     /** The row goes first: bytes without a row are unreachable, a row without bytes would be a broken file. */
     async delete(actor: AuthUser, id: string): Promise<void> {
       const file = await findVisible(actor, id)
-      const deleted = await db.transaction().execute(async (trx) => {
+      const deleted = await transact(async (trx) => {
         if (!(await files.delete(id, trx))) return false
         await appendEvent(trx, { type: 'file.deleted', actor, data: { fileId: id, ownerId: file.ownerId } })
         return true

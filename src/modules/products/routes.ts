@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { IdParams, problemResponses } from '../../platform/schemas.js'
 import {
   Product,
@@ -12,9 +13,13 @@ import type { ProductsService } from './service.js'
 
 export interface ProductsRoutesOptions {
   products: ProductsService
+  idempotency: Idempotency
 }
 
-export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = async (app, { products }) => {
+export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = async (
+  app,
+  { products, idempotency },
+) => {
   const tags = ['products']
   const security = [{ bearerAuth: [] }]
   const adminOnly = [app.authenticate, app.requireRole('admin')]
@@ -69,12 +74,14 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
         summary: 'Create a product (admin)',
         tags,
         security,
+        headers: IdempotencyKeyHeaders,
         body: ProductInput,
-        response: { 201: Product, ...problemResponses(400, 401, 403, 409, 429) },
+        response: { 201: Product, ...problemResponses(400, 401, 403, 409, 422, 429, 503) },
       },
       onRequest: adminOnly,
     },
-    async (request, reply) => reply.code(201).send(await products.create(request.body)),
+    async (request, reply) =>
+      idempotency.respond(request, reply, { status: 201 }, () => products.create(request.body)),
   )
 
   app.put(

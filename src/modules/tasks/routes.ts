@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
 import {
   Task,
@@ -13,9 +14,13 @@ import type { TasksService } from './service.js'
 
 export interface TasksRoutesOptions {
   tasks: TasksService
+  idempotency: Idempotency
 }
 
-export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async (app, { tasks }) => {
+export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async (
+  app,
+  { tasks, idempotency },
+) => {
   const tags = ['tasks']
   const security = [{ bearerAuth: [] }]
 
@@ -46,12 +51,14 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         summary: 'Create a task owned by you',
         tags,
         security,
+        headers: IdempotencyKeyHeaders,
         body: TaskCreate,
-        response: { 201: Task, ...problemResponses(400, 401, 429) },
+        response: { 201: Task, ...problemResponses(400, 401, 409, 422, 429, 503) },
       },
       onRequest: app.authenticate,
     },
-    async (request, reply) => reply.code(201).send(await tasks.create(request.user!, request.body)),
+    async (request, reply) =>
+      idempotency.respond(request, reply, { status: 201 }, () => tasks.create(request.user!, request.body)),
   )
 
   // Declared before /tasks/:id so the literal path is never read as an id.

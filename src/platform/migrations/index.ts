@@ -6,6 +6,8 @@ import { products } from './0003-products.js'
 import { tasks } from './0004-tasks.js'
 import { files } from './0005-files.js'
 import { events } from './0006-events.js'
+import { idempotencyKeys } from './0007-idempotency-keys.js'
+import { cacheVersions } from './0008-cache-versions.js'
 
 /**
  * Migrations are numbered and listed here explicitly, so the built output needs no directory scanning.
@@ -20,6 +22,8 @@ const migrations: Record<string, DialectMigration> = {
   '0004-tasks': tasks,
   '0005-files': files,
   '0006-events': events,
+  '0007-idempotency-keys': idempotencyKeys,
+  '0008-cache-versions': cacheVersions,
 }
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {
