@@ -77,25 +77,9 @@ function metricsFor(registry: Registry): CacheMetrics {
   return metrics
 }
 
-/*
- * Reads a namespace version, or moves it past both Redis's value and the highest version this instance
- * has used (ARGV[1]). The floor matters when Redis lost the key, and after an outage during which this
- * instance bumped its own version: old entries must not become reachable again, here or elsewhere.
- */
-const VERSION_SCRIPT = `
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local version = math.max(current, tonumber(ARGV[1])) + tonumber(ARGV[2])
-if version ~= current then redis.call('SET', KEYS[1], version) end
-return version
-`
-
 export class TwoTierCache {
   private readonly local: LRUCache<string, string> | undefined
   private readonly inflight = new Map<string, Promise<Loaded>>()
-  /** Highest version used per namespace: the fallback while Redis is down, and the floor when it is up. */
-  private readonly versions = new Map<string, number>()
-  /** Namespaces bumped while Redis was unreachable: the bump is applied there on the next success. */
-  private readonly unsentBumps = new Set<string>()
   private readonly metrics: CacheMetrics
   private redisDown = false
 
@@ -109,6 +93,12 @@ export class TwoTierCache {
         : undefined
     this.metrics = metricsFor(options.registry)
     this.metrics.localTiers.add({ name: options.name, bytes: () => this.local?.calculatedSize ?? 0 })
+    // Every series this cache can produce exists from the start at 0, so a first burst shows in rate().
+    const cache = options.name
+    for (const tier of ['local', 'redis'] as const)
+      for (const outcome of ['hit', 'miss'] as const) this.metrics.requests.inc({ cache, tier, outcome }, 0)
+    this.metrics.redisErrors.inc({ cache }, 0)
+    this.metrics.shared.inc({ cache }, 0)
   }
 
   async get(key: string): Promise<{ value: string; tier: 'local' | 'redis' } | undefined> {
@@ -159,38 +149,6 @@ export class TwoTierCache {
     // Later callers must not join a compute that may have read the state this delete is about.
     this.inflight.delete(key)
     await this.redisCall('del', (client) => client.del(this.redisKey(key)))
-  }
-
-  /**
-   * Namespace versions for list caches: keys are built with the current version; bumpNamespace() makes old
-   * entries unreachable (no key scans). Shared through Redis when configured; while it is down, this
-   * instance's own version is used and bumped, and its bumps are applied in Redis once it returns.
-   */
-  namespaceVersion(namespace: string): Promise<number> {
-    return this.syncVersion(namespace, false)
-  }
-
-  async bumpNamespace(namespace: string): Promise<void> {
-    await this.syncVersion(namespace, true)
-  }
-
-  private async syncVersion(namespace: string, bump: boolean): Promise<number> {
-    const used = this.versions.get(namespace) ?? 0
-    const unsent = this.unsentBumps.delete(namespace)
-    const increment = bump || unsent ? 1 : 0
-    const remote = await this.redisCall(
-      'namespace',
-      (client) =>
-        client.eval(VERSION_SCRIPT, 1, this.versionKey(namespace), used, increment) as Promise<number>,
-    )
-    if (remote !== undefined) {
-      this.versions.set(namespace, Math.max(remote, this.versions.get(namespace) ?? 0))
-      return remote
-    }
-    if (this.options.redis && increment > 0) this.unsentBumps.add(namespace)
-    const version = (this.versions.get(namespace) ?? 0) + (bump ? 1 : 0)
-    this.versions.set(namespace, version)
-    return version
   }
 
   private async load(key: string, compute: () => Promise<string>, current: () => boolean): Promise<Loaded> {
@@ -260,10 +218,5 @@ export class TwoTierCache {
 
   private redisKey(key: string): string {
     return `cache:${this.options.name}:${key}`
-  }
-
-  // Outside cache:<name>: so that no entry key can collide with a version key.
-  private versionKey(namespace: string): string {
-    return `cache-version:${this.options.name}:${namespace}`
   }
 }

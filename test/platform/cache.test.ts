@@ -140,14 +140,6 @@ describe('TwoTierCache, local tier', () => {
     expect(await cache.get('k')).toEqual({ value: 'new', tier: 'local' })
   })
 
-  it('keeps namespace versions in process when there is no Redis', async () => {
-    const cache = newCache()
-    expect(await cache.namespaceVersion('products')).toBe(0)
-    await cache.bumpNamespace('products')
-    expect(await cache.namespaceVersion('products')).toBe(1)
-    expect(await cache.namespaceVersion('tasks')).toBe(0)
-  })
-
   it('exposes its metrics, for several caches in one registry', async () => {
     const registry = new Registry()
     const math = newCache({ registry, name: 'math' })
@@ -188,12 +180,9 @@ describe('TwoTierCache with Redis down', () => {
     })
     await cache.delete('k')
     expect(await cache.get('k')).toBeUndefined()
-    expect(await cache.namespaceVersion('products')).toBe(0)
-    await cache.bumpNamespace('products')
-    expect(await cache.namespaceVersion('products')).toBe(1)
 
     expect(await metricValue(registry, 'cache_redis_errors_total', { cache: 'test' })).toBeGreaterThanOrEqual(
-      9,
+      6,
     )
     expect(log.messages).toHaveLength(1)
     expect(log.messages[0]).toMatch(/unavailable/)
@@ -206,10 +195,8 @@ describe('TwoTierCache with Redis down', () => {
     expect(await cache.get('k')).toEqual({ value: 'v', tier: 'local' })
     await cache.delete('k')
     expect(await cache.getOrCompute('k', async () => 'again')).toEqual({ value: 'again', source: 'computed' })
-    await cache.bumpNamespace('n')
-    expect(await cache.namespaceVersion('n')).toBe(1)
     expect(await metricValue(registry, 'cache_redis_errors_total', { cache: 'test' })).toBeGreaterThanOrEqual(
-      6,
+      4,
     )
   })
 })
@@ -275,47 +262,22 @@ if (redisUrl) {
       expect(await a.get('k')).toBeUndefined()
     })
 
-    it('shares namespace versions between instances', async () => {
-      const [a, b] = pair()
-      const start = await a.namespaceVersion('products')
-      expect(await b.namespaceVersion('products')).toBe(start)
-      await a.bumpNamespace('products')
-      expect(await b.namespaceVersion('products')).toBe(start + 1)
-      await b.bumpNamespace('products')
-      expect(await a.namespaceVersion('products')).toBe(start + 2)
-    })
-
-    it('never hands out an old version again when Redis loses the key', async () => {
-      const [a, , name] = pair()
-      await a.bumpNamespace('products')
-      await a.bumpNamespace('products')
-      expect(await a.namespaceVersion('products')).toBe(2)
-      await redis.client.del(`cache-version:${name}:products`)
-      expect(await a.namespaceVersion('products')).toBe(2)
-    })
-
-    it('degrades during an outage, then uses Redis again, replaying bumps made meanwhile', async () => {
+    it('degrades during an outage, then uses Redis again', async () => {
       let up = true
       const flaky: RedisHandle = { ...redis, isReady: () => up && redis.isReady() }
       const registry = new Registry()
       const log = recordingLog()
       const [other, , name] = pair()
       const cache = newCache({ name, registry, redis: flaky, log })
-      expect(await cache.namespaceVersion('products')).toBe(0)
+      expect(await metricValue(registry, 'cache_redis_errors_total', { cache: name })).toBe(0)
 
       up = false
       await cache.set('during', 'outage')
-      await cache.bumpNamespace('products')
-      expect(await cache.namespaceVersion('products')).toBe(1)
-      expect(await other.namespaceVersion('products')).toBe(0)
+      expect(await cache.get('during')).toEqual({ value: 'outage', tier: 'local' })
       expect(await redis.client.exists(`cache:${name}:during`)).toBe(0)
-      expect(await metricValue(registry, 'cache_redis_errors_total', { cache: name })).toBe(3)
+      expect(await metricValue(registry, 'cache_redis_errors_total', { cache: name })).toBe(1)
 
       up = true
-      // Past every version either side used, so nothing cached during the outage is trusted.
-      const after = await cache.namespaceVersion('products')
-      expect(after).toBeGreaterThan(1)
-      expect(await other.namespaceVersion('products')).toBe(after)
       await cache.set('after', 'recovery')
       expect(await other.get('after')).toEqual({ value: 'recovery', tier: 'redis' })
       expect(log.messages).toHaveLength(2)

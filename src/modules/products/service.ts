@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { TwoTierCache } from '../../platform/cache.js'
+import type { NamespaceVersions } from '../../platform/cache-versions.js'
 import { uniqueViolation } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
 import { toIso } from '../../platform/db-schema.js'
 import { badRequest, conflict, notFound } from '../../platform/errors.js'
 import { appendEvent, type EventType } from '../../platform/events/outbox.js'
 import { pageOf } from '../../platform/schemas.js'
+import type { Transact, WriteOptions } from '../../platform/transactions.js'
 import type { ProductFilter, ProductRow, ProductsRepository } from './repository.js'
 import type {
   Product,
@@ -62,42 +64,46 @@ async function skuConflictAware<T>(write: () => Promise<T>): Promise<T> {
 }
 
 export interface ProductsServiceDeps {
-  db: Kysely<Database>
+  transact: Transact
   products: ProductsRepository
   cache: TwoTierCache
+  versions: NamespaceVersions
 }
 
-export function createProductsService({ db, products, cache }: ProductsServiceDeps) {
-  /** The write and its event in one transaction; no row (a missing product) means no event. */
-  function withEvent(
+export function createProductsService({ transact, products, cache, versions }: ProductsServiceDeps) {
+  /**
+   * The write, its event and the bump of the cached reads' version in one transaction (which also confirms
+   * the caller is still an active admin); no row (a missing product) means no event and no bump. Once
+   * committed, the new version is published, so the next read on any instance sees the write.
+   */
+  async function write(
     type: EventType,
     fields: string[] | undefined,
-    write: (trx: Kysely<Database>) => Promise<ProductRow | undefined>,
-  ): Promise<ProductRow | undefined> {
-    return db.transaction().execute(async (trx) => {
-      const row = await write(trx)
-      if (row) await appendEvent(trx, { type, data: { productId: row.id, ...(fields ? { fields } : {}) } })
-      return row
-    })
+    change: (trx: Kysely<Database>) => Promise<ProductRow | undefined>,
+    options: WriteOptions<{ row: ProductRow | undefined }> = {},
+  ): Promise<Product> {
+    const { row, version } = await transact(async (trx) => {
+      const row = await change(trx)
+      if (!row) return { row }
+      await appendEvent(trx, { type, data: { productId: row.id, ...(fields ? { fields } : {}) } })
+      return { row, version: await versions.bump(trx, NAMESPACE) }
+    }, options)
+    if (!row) throw notFound('No such product')
+    if (version !== undefined) await versions.publish(NAMESPACE, version)
+    return toProduct(row)
   }
 
   /*
-   * Keys carry the namespace version, which every write bumps once committed: a read after a write, on any
-   * instance sharing the Redis, misses and reads the database. Entries of old versions just age out.
+   * Keys carry the namespace version (platform/cache-versions.ts): a read after a write, on any instance,
+   * misses and reads the database. Entries of old versions just age out.
    */
   async function cached<T>(kind: string, key: unknown, load: () => Promise<T>): Promise<T> {
-    const version = await cache.namespaceVersion(NAMESPACE)
+    const version = await versions.current(NAMESPACE)
     const { value } = await cache.getOrCompute(
       `${NAMESPACE}:v${version}:${kind}:${JSON.stringify(key)}`,
       async () => JSON.stringify(await load()),
     )
     return JSON.parse(value) as T
-  }
-
-  async function written(row: ProductRow | undefined): Promise<Product> {
-    if (!row) throw notFound('No such product')
-    await cache.bumpNamespace(NAMESPACE)
-    return toProduct(row)
   }
 
   function listFilter(query: ProductListQuery): ProductFilter {
@@ -152,33 +158,36 @@ export function createProductsService({ db, products, cache }: ProductsServiceDe
     async create(input: ProductInput): Promise<Product> {
       const priceCents = toCents(input.price, '/body/price')
       const now = new Date().toISOString()
-      const row = await skuConflictAware(() =>
-        withEvent('product.created', undefined, (trx) =>
-          products.insert(
-            {
-              id: randomUUID(),
-              name: input.name,
-              description: input.description ?? null,
-              priceCents,
-              stock: input.stock,
-              category: input.category,
-              sku: input.sku,
-              createdAt: now,
-              updatedAt: now,
-            },
-            trx,
-          ),
+      return skuConflictAware(() =>
+        write(
+          'product.created',
+          undefined,
+          (trx) =>
+            products.insert(
+              {
+                id: randomUUID(),
+                name: input.name,
+                description: input.description ?? null,
+                priceCents,
+                stock: input.stock,
+                category: input.category,
+                sku: input.sku,
+                createdAt: now,
+                updatedAt: now,
+              },
+              trx,
+            ),
+          { receipt: ({ row }) => row && toProduct(row) },
         ),
       )
-      return written(row)
     },
 
     /** PUT: every writable field takes the given value; an omitted description is cleared. */
     async replace(id: string, input: ProductInput): Promise<Product> {
       const priceCents = toCents(input.price, '/body/price')
       const fields = ['name', 'description', 'price', 'stock', 'category', 'sku']
-      const row = await skuConflictAware(() =>
-        withEvent('product.updated', fields, (trx) =>
+      return skuConflictAware(() =>
+        write('product.updated', fields, (trx) =>
           products.update(
             id,
             {
@@ -194,15 +203,14 @@ export function createProductsService({ db, products, cache }: ProductsServiceDe
           ),
         ),
       )
-      return written(row)
     },
 
     /** PATCH: only the given fields change; description: null clears it. */
     async update(id: string, changes: ProductPatch): Promise<Product> {
       const { price, ...rest } = changes
       const priceCents = price === undefined ? undefined : toCents(price, '/body/price')
-      const row = await skuConflictAware(() =>
-        withEvent('product.updated', Object.keys(changes), (trx) =>
+      return skuConflictAware(() =>
+        write('product.updated', Object.keys(changes), (trx) =>
           products.update(
             id,
             {
@@ -214,16 +222,13 @@ export function createProductsService({ db, products, cache }: ProductsServiceDe
           ),
         ),
       )
-      return written(row)
     },
 
     /** Soft delete: the row stays, but no read returns it and its SKU is free again. */
     async delete(id: string): Promise<void> {
       const now = new Date().toISOString()
-      await written(
-        await withEvent('product.deleted', undefined, (trx) =>
-          products.update(id, { deletedAt: now, updatedAt: now }, trx),
-        ),
+      await write('product.deleted', undefined, (trx) =>
+        products.update(id, { deletedAt: now, updatedAt: now }, trx),
       )
     },
   }
