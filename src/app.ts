@@ -32,18 +32,21 @@ import { usersRoutes } from './modules/users/routes.js'
 import { createUsersService } from './modules/users/service.js'
 import { AccessTokens, registerAuthHooks } from './platform/auth.js'
 import { TwoTierCache } from './platform/cache.js'
+import { NamespaceVersions } from './platform/cache-versions.js'
 import { migrateToLatest, openDatabase } from './platform/database.js'
 import { frameworkError, registerErrorHandling } from './platform/errors.js'
 import { KafkaSink } from './platform/events/kafka-sink.js'
 import { createOutboxStore } from './platform/events/outbox.js'
 import { OutboxRelay } from './platform/events/relay.js'
 import type { EventSink } from './platform/events/sink.js'
+import { createIdempotency } from './platform/idempotency.js'
 import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
 import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { runWithRequestContext } from './platform/request-context.js'
 import { Problem } from './platform/schemas.js'
 import { registerSecurityHeaders } from './platform/security-headers.js'
+import { createTransactor } from './platform/transactions.js'
 import { UserStateCache } from './platform/user-state-cache.js'
 import { registerBodyParsers, validatorCompiler } from './platform/validation.js'
 import { DEFAULT_WEB_ROOT, registerWebUi } from './platform/web-ui.js'
@@ -75,15 +78,17 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     await migrateToLatest(database)
     if (config.redisUrl) {
       redis = await connectRedis(config.redisUrl, config.redisKeyPrefix, log, () =>
-        metrics.redisAvailable.set(redis?.isReady() ? 1 : 0),
+        metrics.redisStateChanged(redis?.isReady() ?? false),
       )
-      metrics.redisAvailable.set(redis.isReady() ? 1 : 0)
+      metrics.observeRedis(redis)
     }
   } catch (error) {
     await database.close()
     throw error
   }
 
+  const transact = createTransactor(database.db, database.dialect)
+  const idempotency = createIdempotency({ db: database.db, secret: config.jwtSecret, log })
   const usersRepository = createUsersRepository(database.db)
   const refreshTokens = createRefreshTokensRepository(database.db)
   const userStates = new UserStateCache(async (id) => {
@@ -91,8 +96,10 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
-  const history = createHistoryService(createHistoryRepository(database.db), (size) =>
-    metrics.historyBatchSize.observe(size),
+  const history = createHistoryService(
+    createHistoryRepository(database.db),
+    (size) => metrics.historyBatchSize.observe(size),
+    log,
   )
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
   const cacheNamed = (name: string) =>
@@ -120,7 +127,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     setInterval(sweepUploads, TOKEN_PRUNE_INTERVAL_MS).unref(),
   ]
   const files = createFilesService({
-    db: database.db,
+    transact,
     dialect: database.dialect,
     files: createFilesRepository(database.db),
     storage,
@@ -157,6 +164,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     refreshTokens
       .deleteExpired(new Date().toISOString())
       .catch((error) => log.warn({ err: error }, 'token pruning failed'))
+    idempotency.prune().catch((error) => log.warn({ err: error }, 'idempotency key pruning failed'))
   }, TOKEN_PRUNE_INTERVAL_MS).unref()
   return {
     metrics,
@@ -165,8 +173,10 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     outbox,
     accessTokens,
     rateLimits: createRateLimits(new RateLimitStore(redis), metrics, config.rateLimit),
+    idempotency,
     users: createUsersService({
       db: database.db,
+      transact,
       dialect: database.dialect,
       users: usersRepository,
       refreshTokens,
@@ -177,6 +187,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     files,
     auth: createAuthService({
       db: database.db,
+      dialect: database.dialect,
       users: usersRepository,
       refreshTokens,
       accessTokens,
@@ -192,11 +203,12 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       registry: metrics.registry,
     }),
     products: createProductsService({
-      db: database.db,
+      transact,
       products: createProductsRepository(database.db),
       cache: cacheNamed('products'),
+      versions: new NamespaceVersions({ db: database.db, ...(redis ? { redis } : {}) }),
     }),
-    tasks: createTasksService({ db: database.db, tasks: createTasksRepository(database.db) }),
+    tasks: createTasksService({ transact, tasks: createTasksRepository(database.db) }),
     async close() {
       clearInterval(pruneExpiredTokens)
       for (const timer of uploadSweeps) clearTimeout(timer)
@@ -273,7 +285,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // Everything after this hook, services included, runs inside the context: outbox rows read it.
     runWithRequestContext({ requestId: request.id }, done)
   })
-  registerErrorHandling(app, rateLimits.perUser)
+  registerErrorHandling(app, rateLimits.perUser, (dependency) => metrics.dependencyErrors.inc({ dependency }))
   registerHttpMetrics(app, metrics)
   registerAuthHooks(app, accessTokens, metrics)
   // Plain-HTTP deployments (localhost, a LAN) must keep working, so no upgrade-insecure-requests.
@@ -324,18 +336,27 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(
     async (api) => {
-      await api.register(authRoutes, { auth: services.auth, users: services.users, rateLimits })
+      await api.register(authRoutes, {
+        auth: services.auth,
+        users: services.users,
+        rateLimits,
+        idempotency: services.idempotency,
+      })
       // Everything but the auth endpoints counts against the caller's read or write budget.
       await api.register(async (limited) => {
         limited.addHook('preHandler', rateLimits.perUser)
         await limited.register(usersRoutes, { users: services.users })
         await limited.register(mathRoutes, { math: services.math })
         await limited.register(historyRoutes, { history: services.history })
-        await limited.register(productsRoutes, { products: services.products })
-        await limited.register(tasksRoutes, { tasks: services.tasks })
+        await limited.register(productsRoutes, {
+          products: services.products,
+          idempotency: services.idempotency,
+        })
+        await limited.register(tasksRoutes, { tasks: services.tasks, idempotency: services.idempotency })
         await limited.register(eventsRoutes, { outbox: services.outbox })
         await limited.register(filesRoutes, {
           files: services.files,
+          idempotency: services.idempotency,
           maxUploadBytes: config.files.maxUploadBytes,
         })
       })

@@ -9,14 +9,65 @@ export interface Metrics {
   readonly rateLimited: Counter<'tier'>
   readonly authFailures: Counter<'reason'>
   readonly redisAvailable: Gauge
+  /** Times the Redis connection went from ready to lost: outages shorter than a scrape interval count too. */
+  readonly redisConnectionLost: Counter
+  /** Requests answered 503 because the database could not be reached. */
+  readonly dependencyErrors: Counter<'dependency'>
+  /** From now on redis_up asks this connection at every scrape. */
+  observeRedis(redis: RedisProbe): void
+  /** Call on every connection event: counts each loss once. */
+  redisStateChanged(ready: boolean): void
   readonly historyBatchSize: Histogram
   readonly eventsPublished: Counter
   readonly eventsPublishFailures: Counter
 }
 
+/** What redis_up needs of the Redis handle. */
+export interface RedisProbe {
+  isReady(): boolean
+  ping(timeoutMs?: number): Promise<void>
+}
+
+/** A scrape must not wait on a stalled Redis for long; one that does not answer in this time is down. */
+const REDIS_SCRAPE_PING_MS = 500
+
+/** Every reason auth_failures_total is counted with, so each series exists (at 0) before its first failure. */
+const AUTH_FAILURE_REASONS = [
+  'missing_token',
+  'token_expired',
+  'token_invalid',
+  'token_revoked',
+  'bad_credentials',
+  'refresh_reuse',
+  'refresh_unknown',
+  'refresh_expired',
+  'refresh_inactive',
+]
+
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  let redis: RedisProbe | undefined
+  let redisWasReady = false
+  const authFailures = new Counter({
+    name: 'auth_failures_total',
+    help: 'Failed authentications, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+  })
+  for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0)
+  const dependencyErrors = new Counter({
+    name: 'dependency_errors_total',
+    help: 'Requests answered 503 because a required dependency (the database) could not be reached',
+    labelNames: ['dependency'],
+    registers: [registry],
+  })
+  dependencyErrors.inc({ dependency: 'database' }, 0)
+  const redisConnectionLost = new Counter({
+    name: 'redis_connection_lost_total',
+    help: 'Times the Redis connection was lost (short outages between two scrapes included)',
+    registers: [registry],
+  })
   return {
     registry,
     httpRequests: new Counter({
@@ -38,12 +89,9 @@ export function createMetrics(): Metrics {
       labelNames: ['tier'],
       registers: [registry],
     }),
-    authFailures: new Counter({
-      name: 'auth_failures_total',
-      help: 'Failed authentications, by reason',
-      labelNames: ['reason'],
-      registers: [registry],
-    }),
+    authFailures,
+    dependencyErrors,
+    redisConnectionLost,
     historyBatchSize: new Histogram({
       name: 'history_batch_size',
       help: 'Math history records written per insert (group commit)',
@@ -62,9 +110,29 @@ export function createMetrics(): Metrics {
     }),
     redisAvailable: new Gauge({
       name: 'redis_up',
-      help: '1 when Redis is configured and connected, 0 when configured and down',
+      help: '1 when Redis is configured, connected and answers a PING at scrape time; 0 otherwise',
       registers: [registry],
+      // Asked at each scrape, not remembered from the last connection event: a Redis that stopped
+      // answering without closing the connection still looks connected.
+      async collect() {
+        if (!redis) return
+        let up = false
+        if (redis.isReady())
+          up = await redis.ping(REDIS_SCRAPE_PING_MS).then(
+            () => true,
+            () => false,
+          )
+        this.set(up ? 1 : 0)
+      },
     }),
+    observeRedis(probe) {
+      redis = probe
+      redisWasReady = probe.isReady()
+    },
+    redisStateChanged(ready) {
+      if (redisWasReady && !ready) redisConnectionLost.inc()
+      redisWasReady = ready
+    },
   }
 }
 
@@ -135,8 +203,32 @@ export function registerDatabaseGauges(metrics: Metrics, sources: DatabaseGaugeS
   })
 }
 
-/** Records every response under its route template (never the raw URL, which would explode cardinality). */
+/** Status codes every route may answer besides those its schema documents. */
+const ALWAYS_POSSIBLE = ['500', '503']
+
+/**
+ * Records every response under its route template (never the raw URL, which would explode cardinality).
+ * Each route's documented statuses (and 500, 503) start at 0 when the app is ready: a counter series that
+ * appears only at its first increment hides that increment from rate(), so a burst of errors within one
+ * scrape interval would never show (the 5xx alert read 0 through a 981-error outage).
+ */
 export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
+  const known: { method: string; route: string; status: string }[] = []
+  app.addHook('onRoute', (route) => {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter(
+      (method) => method !== 'HEAD',
+    )
+    const documented = Object.keys((route.schema?.response as Record<string, unknown> | undefined) ?? {})
+    const statuses = new Set([
+      ...(documented.length > 0 ? documented : ['200']).filter((status) => /^[1-5]\d\d$/.test(status)),
+      ...ALWAYS_POSSIBLE,
+    ])
+    for (const method of methods)
+      for (const status of statuses) known.push({ method, route: route.url, status })
+  })
+  app.addHook('onReady', async () => {
+    for (const labels of known) metrics.httpRequests.inc(labels, 0)
+  })
   app.addHook('onResponse', async (request, reply) => {
     const labels = {
       method: request.method,

@@ -94,6 +94,7 @@ export function createLimitHook(
   rule: LimitRule,
 ): preHandlerAsyncHookHandler {
   const windowMs = rule.windowMs ?? 60_000
+  metrics.rateLimited.inc({ tier: rule.tier }, 0)
   return async function rateLimit(request, reply) {
     if (rule.max <= 0) return
     const identity = rule.key(request)
