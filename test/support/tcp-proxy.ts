@@ -9,6 +9,10 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
  * - blackHole(): connections stay open and new ones are accepted, but not a byte moves in either direction
  *   (a partition, a stalled server): only the client's own timeouts can notice. Bytes sent meanwhile are
  *   held, as TCP would retransmit them, and flow again after restore().
+ * - cutOn(pattern, when): cut() at a chosen moment of the conversation, the first time the client sends
+ *   bytes containing `pattern` (a query's text, or a whole protocol message such as PostgreSQL's COMMIT):
+ *   'before' they reach the server (it never acts on them), or 'after-reply': they reach the server, and
+ *   the cut comes instead of its answer (it acted on them; the client never hears so).
  */
 export interface TcpProxy {
   /** The target URL with its host and port replaced by the proxy's. */
@@ -17,6 +21,8 @@ export interface TcpProxy {
   /** Connections accepted so far (to prove a client reconnected through the proxy). */
   readonly accepted: number
   cut(): void
+  /** Resolves once the pattern was seen and the cut made. */
+  cutOn(pattern: Buffer | string, when: 'before' | 'after-reply'): Promise<void>
   blackHole(): void
   restore(): void
   close(): Promise<void>
@@ -26,6 +32,14 @@ interface Pair {
   client: Socket
   upstream: Socket | undefined
   held: { toUpstream: Buffer[]; toClient: Buffer[] }
+  /** The client's trigger reached the server; its answer is to be replaced by the cut. */
+  answerCut?: boolean
+}
+
+interface Trigger {
+  pattern: Buffer
+  when: 'before' | 'after-reply'
+  fired: () => void
 }
 
 export async function startTcpProxy(target: string | URL, defaultPort?: number): Promise<TcpProxy> {
@@ -36,12 +50,26 @@ export async function startTcpProxy(target: string | URL, defaultPort?: number):
   let mode: 'open' | 'cut' | 'black-hole' = 'open'
   let accepted = 0
   const pairs = new Set<Pair>()
+  let trigger: Trigger | undefined
+
+  const cutAll = () => {
+    mode = 'cut'
+    for (const pair of [...pairs]) {
+      pair.client.resetAndDestroy()
+      pair.upstream?.resetAndDestroy()
+      pairs.delete(pair)
+    }
+  }
 
   const connectUpstream = (pair: Pair) => {
     const upstream = createConnection({ host, port })
     pair.upstream = upstream
     upstream.on('data', (chunk: Buffer) => {
-      if (mode === 'open') pair.client.write(chunk)
+      if (pair.answerCut) {
+        trigger?.fired()
+        trigger = undefined
+        cutAll()
+      } else if (mode === 'open') pair.client.write(chunk)
       else pair.held.toClient.push(chunk)
     })
     upstream.on('error', () => drop(pair)).on('close', () => drop(pair))
@@ -63,6 +91,15 @@ export async function startTcpProxy(target: string | URL, defaultPort?: number):
     const pair: Pair = { client, upstream: undefined, held: { toUpstream: [], toClient: [] } }
     pairs.add(pair)
     client.on('data', (chunk: Buffer) => {
+      if (mode === 'open' && trigger && !pair.answerCut && chunk.includes(trigger.pattern)) {
+        if (trigger.when === 'before') {
+          trigger.fired()
+          trigger = undefined
+          cutAll()
+          return
+        }
+        pair.answerCut = true
+      }
       if (mode === 'open' && pair.upstream) pair.upstream.write(chunk)
       else pair.held.toUpstream.push(chunk)
     })
@@ -82,18 +119,17 @@ export async function startTcpProxy(target: string | URL, defaultPort?: number):
     get accepted() {
       return accepted
     },
-    cut() {
-      mode = 'cut'
-      for (const pair of [...pairs]) {
-        pair.client.resetAndDestroy()
-        pair.upstream?.resetAndDestroy()
-        pairs.delete(pair)
-      }
+    cut: cutAll,
+    cutOn(pattern, when) {
+      return new Promise<void>((fired) => {
+        trigger = { pattern: Buffer.isBuffer(pattern) ? pattern : Buffer.from(pattern), when, fired }
+      })
     },
     blackHole() {
       mode = 'black-hole'
     },
     restore() {
+      trigger = undefined
       mode = 'open'
       for (const pair of pairs) {
         if (!pair.upstream) connectUpstream(pair)
