@@ -61,7 +61,8 @@ export async function lockHolder(t: TestApp): Promise<{
   const db = await directDb(t)
   const observer = await directDb(t)
   await db.query('begin')
-  const [{ pid }] = await db.query<{ pid: number }>('select pg_backend_pid() as pid')
+  const [own] = await db.query<{ pid: number }>('select pg_backend_pid() as pid')
+  const pid = own?.pid
   return {
     query: db.query,
     async waitForWaiters(n, timeoutMs = 10_000) {
