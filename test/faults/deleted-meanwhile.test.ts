@@ -304,9 +304,8 @@ describeEachBackend('a caller changed between the auth check and the write', (ba
     const responses = await Promise.all(calls)
     const batches = (await metricSum(t, 'history_batch_size_count')) - batchesBefore
     expect(batches).toBeLessThan(40)
-    responses.forEach((response, i) =>
-      expect(response.statusCode, `call ${i}: ${response.body}`).toBe(i % 2 === 0 ? 200 : 401),
-    )
+    for (const [i, response] of responses.entries())
+      expect(response.statusCode, `call ${i}: ${response.body}`).toBe(i % 2 === 0 ? 200 : 401)
     const page = await t.app.inject({ url: '/api/v1/history?limit=100', headers: bystander.headers })
     expect(page.json().items).toHaveLength(20)
   })
@@ -355,9 +354,8 @@ describeEachBackend('a caller changed between the auth check and the write', (ba
         await holder.query('delete from users where id = ?', [gone.id])
         await holder.commit()
         const responses = await Promise.all(math)
-        responses.forEach((response, i) =>
-          expect(response.statusCode, `math ${i}: ${response.body}`).toBe(i % 2 ? 401 : 200),
-        )
+        for (const [i, response] of responses.entries())
+          expect(response.statusCode, `math ${i}: ${response.body}`).toBe(i % 2 ? 401 : 200)
         expect((await task).statusCode).toBe(401)
       } finally {
         await holder.close()

@@ -21,7 +21,9 @@ export async function directDb(t: TestApp): Promise<DirectDb> {
     return {
       async query<T>(text: string, params: unknown[] = []) {
         const statement = db.prepare(text)
-        return (statement.reader ? statement.all(...params) : (statement.run(...params), [])) as T[]
+        if (statement.reader) return statement.all(...params) as T[]
+        statement.run(...params)
+        return []
       },
       async close() {
         db.close()
