@@ -12,14 +12,23 @@ export interface UserState {
 const CHANNEL = 'user-state:v1:invalidate'
 
 /**
+ * Longest an entry is trusted. It bounds what no message can fix: a change made through an instance that
+ * could not reach Redis while this one could (its invalidation is re-sent once it reconnects, but this one
+ * must not wait for that).
+ */
+export const USER_STATE_TTL_MS = 30_000
+
+/**
  * Caches each user's token-relevant state so verifying a token costs no query in the common case.
  * A change invalidates the entry here and, through Redis pub/sub, on every other instance. While the
  * subscription is down this instance cannot hear other instances' changes, so it reads the database
- * every time instead of trusting its cache; when the subscription returns it starts from empty.
+ * every time instead of trusting its cache; when the subscription returns it starts from empty. An
+ * invalidation this instance could not publish is published when its Redis connection returns.
  */
 export class UserStateCache {
-  private readonly entries = new LRUCache<string, UserState>({ max: 50_000, ttl: 5 * 60_000 })
+  private readonly entries = new LRUCache<string, UserState>({ max: 50_000, ttl: USER_STATE_TTL_MS })
   private readonly channel: string
+  private readonly unsent = new Set<string>()
 
   constructor(
     private readonly load: (userId: string) => Promise<UserState | undefined>,
@@ -32,6 +41,9 @@ export class UserStateCache {
       })
       redis.subscriber.on('ready', () => this.entries.clear())
       redis.subscriber.subscribe(this.channel).catch(() => {})
+      redis.client.on('ready', () => {
+        for (const userId of this.unsent) void this.publish(userId)
+      })
     }
   }
 
@@ -54,8 +66,18 @@ export class UserStateCache {
   /** Call after the change has committed. */
   async invalidate(userId: string): Promise<void> {
     this.entries.delete(userId)
-    if (this.redis?.isReady()) {
-      await this.redis.client.publish(this.channel, userId).catch(() => {})
+    await this.publish(userId)
+  }
+
+  private async publish(userId: string): Promise<void> {
+    if (!this.redis) return
+    this.unsent.add(userId)
+    if (!this.redis.isReady()) return
+    try {
+      await this.redis.client.publish(this.channel, userId)
+      this.unsent.delete(userId)
+    } catch {
+      // Still unsent: published when the connection is ready again.
     }
   }
 }
