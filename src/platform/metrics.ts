@@ -29,7 +29,7 @@ export interface RedisProbe {
 }
 
 /** A scrape must not wait on a stalled Redis for long; one that does not answer in this time is down. */
-const REDIS_SCRAPE_PING_MS = 500
+const REDIS_SCRAPE_PING_MS = 1000
 
 /** Every reason auth_failures_total is counted with, so each series exists (at 0) before its first failure. */
 const AUTH_FAILURE_REASONS = [
