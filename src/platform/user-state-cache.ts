@@ -29,6 +29,11 @@ export class UserStateCache {
   private readonly entries = new LRUCache<string, UserState>({ max: 50_000, ttl: USER_STATE_TTL_MS })
   private readonly channel: string
   private readonly unsent = new Set<string>()
+  /**
+   * Bumped by every invalidation heard: a state loaded before a change committed must not be cached once the
+   * change's invalidation arrived while the load was in flight (it would then be trusted until it expires).
+   */
+  private generation = 0
 
   constructor(
     private readonly load: (userId: string) => Promise<UserState | undefined>,
@@ -37,9 +42,14 @@ export class UserStateCache {
     this.channel = `${redis?.keyPrefix ?? ''}${CHANNEL}`
     if (redis) {
       redis.subscriber.on('message', (channel: string, userId: string) => {
-        if (channel === this.channel) this.entries.delete(userId)
+        if (channel !== this.channel) return
+        this.generation++
+        this.entries.delete(userId)
       })
-      redis.subscriber.on('ready', () => this.entries.clear())
+      redis.subscriber.on('ready', () => {
+        this.generation++
+        this.entries.clear()
+      })
       redis.subscriber.subscribe(this.channel).catch(() => {})
       redis.client.on('ready', () => {
         for (const userId of this.unsent) void this.publish(userId)
@@ -58,13 +68,15 @@ export class UserStateCache {
       const cached = this.entries.get(userId)
       if (cached) return cached
     }
+    const generation = this.generation
     const state = await this.load(userId)
-    if (state && this.trustworthy()) this.entries.set(userId, state)
+    if (state && this.trustworthy() && generation === this.generation) this.entries.set(userId, state)
     return state
   }
 
   /** Call after the change has committed. */
   async invalidate(userId: string): Promise<void> {
+    this.generation++
     this.entries.delete(userId)
     await this.publish(userId)
   }
