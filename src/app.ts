@@ -302,6 +302,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       'ratelimit-limit',
       'ratelimit-remaining',
       'ratelimit-reset',
+      'idempotent-replayed',
+      'location',
     ],
   })
   app.addSchema(Problem)
