@@ -240,6 +240,9 @@ const acknowledgedTasks = new Map<string, string>() // key → task id
 const gaveUpTasks = new Set<string>()
 const acknowledgedMath: string[] = [] // request ids answered 200
 let gaveUp = 0
+/** Task creations that needed a retry, and those whose retry was answered from the stored response. */
+let retriedTasks = 0
+let replayedTasks = 0
 
 function failureKind(error: unknown): string {
   const cause = (error as { cause?: { code?: string } }).cause
@@ -295,7 +298,9 @@ async function main(): Promise<void> {
       path: string,
       init: { method?: string; body?: unknown; key?: string },
       client: number,
-    ): Promise<{ status: number; body: unknown; requestId: string } | undefined> {
+    ): Promise<
+      { status: number; body: unknown; requestId: string; replayed: boolean; attempts: number } | undefined
+    > {
       const deadline = now() + GIVE_UP_MS
       for (let attempt = 0; ; attempt++) {
         const instance = instances[(client + attempt) % instances.length]!
@@ -303,6 +308,7 @@ async function main(): Promise<void> {
         const at = now()
         let outcome: string
         let body: unknown
+        let replayed = false
         try {
           const response = await fetch(`${instance.url}/api/v1${path}`, {
             method: init.method ?? 'GET',
@@ -316,12 +322,14 @@ async function main(): Promise<void> {
             signal: AbortSignal.timeout(15_000),
           })
           outcome = String(response.status)
+          replayed = response.headers.get('idempotent-replayed') === 'true'
           body = await response.json().catch(() => undefined)
         } catch (error) {
           outcome = failureKind(error)
         }
         attempts.push({ at, end: now(), outcome, first: attempt === 0 })
-        if (!retryable(outcome)) return { status: Number(outcome), body, requestId }
+        if (!retryable(outcome))
+          return { status: Number(outcome), body, requestId, replayed, attempts: attempt + 1 }
         if (now() > deadline) {
           gaveUp++
           return undefined
@@ -341,6 +349,8 @@ async function main(): Promise<void> {
           const result = await perform('/tasks', { method: 'POST', body: { title: `chaos ${key}` }, key }, n)
           if (result?.status === 201) acknowledgedTasks.set(key, (result.body as { id: string }).id)
           else gaveUpTasks.add(key)
+          if ((result?.attempts ?? 2) > 1) retriedTasks++
+          if (result?.replayed) replayedTasks++
         } else if (pick === 1) {
           const result = await perform(`/math/fibonacci/${(n * 1000 + i) % 5000}`, {}, n)
           if (result?.status === 200) acknowledgedMath.push(result.requestId)
@@ -496,7 +506,10 @@ async function report(
       `| math calls (200) and their history rows | ${acknowledgedMath.length} | ${lostMath.length} | — |`,
     )
     console.log(
-      `\ntask creations given up by their client: ${gaveUpTasks.size} (of which committed nonetheless: ${committedUnacknowledged.length})`,
+      `\ntask creations retried after a failed attempt: ${retriedTasks}, of which answered from the stored response (the failed attempt had committed): ${replayedTasks}`,
+    )
+    console.log(
+      `task creations given up by their client: ${gaveUpTasks.size} (of which committed nonetheless: ${committedUnacknowledged.length})`,
     )
     const ok = lost.length === 0 && duplicated.length === 0 && lostMath.length === 0 && all5xx.length === 0
     console.log(`\n${ok ? 'PASS' : 'FAIL'}: no acknowledged write lost, none duplicated, no 5xx but 503`)
