@@ -37,12 +37,17 @@ describeEachBackend('user invariants under concurrency', (backend) => {
     for (const app of apps) await app.close()
   })
 
-  const put = (who: Session, id: string, role: 'user' | 'admin') =>
-    t.app.inject({ method: 'PUT', url: `/api/v1/users/${id}/role`, headers: who.headers, payload: { role } })
-  const patch = (who: Session, id: string, payload: Record<string, unknown>) =>
-    t.app.inject({ method: 'PATCH', url: `/api/v1/users/${id}`, headers: who.headers, payload })
-  const remove = (who: Session, id: string) =>
-    t.app.inject({ method: 'DELETE', url: `/api/v1/users/${id}`, headers: who.headers })
+  const put = (who: Session, id: string, role: 'user' | 'admin', via = t) =>
+    via.app.inject({
+      method: 'PUT',
+      url: `/api/v1/users/${id}/role`,
+      headers: who.headers,
+      payload: { role },
+    })
+  const patch = (who: Session, id: string, payload: Record<string, unknown>, via = t) =>
+    via.app.inject({ method: 'PATCH', url: `/api/v1/users/${id}`, headers: who.headers, payload })
+  const remove = (who: Session, id: string, via = t) =>
+    via.app.inject({ method: 'DELETE', url: `/api/v1/users/${id}`, headers: who.headers })
 
   async function activeAdmins(): Promise<number> {
     const db = await directDb(t)
@@ -69,6 +74,17 @@ describeEachBackend('user invariants under concurrency', (backend) => {
     holder.query("select pg_advisory_xact_lock(hashtext(current_schema() || ':users:admin-reductions'))")
 
   it('a storm of concurrent demotions, deactivations and deletions never leaves zero active admins', async () => {
+    // On PostgreSQL, spread over two instances sharing the database, as a deployment's are.
+    const instances = [t]
+    if (isPostgres) {
+      const second = await buildTestApp(backend, {
+        DATABASE_URL: t.config.databaseUrl,
+        JWT_SECRET: t.config.jwtSecret,
+        REDIS_KEY_PREFIX: t.config.redisKeyPrefix,
+      })
+      apps.push(second)
+      instances.push(second)
+    }
     const admins = [root, ...(await Promise.all([0, 1, 2].map((i) => newAdmin(`storm${i}`))))]
     const users = await Promise.all(
       [0, 1, 2].map((i) => signUp(t.app, `stormuser${i}${randomUUID().slice(0, 4)}`)),
@@ -79,10 +95,11 @@ describeEachBackend('user invariants under concurrency', (backend) => {
       for (const actor of admins) {
         for (const target of everyone) {
           const pick = (round + admins.indexOf(actor) + everyone.indexOf(target)) % 4
-          if (pick === 0) calls.push(put(actor, target.id, 'user'))
-          else if (pick === 1) calls.push(put(actor, target.id, 'admin'))
-          else if (pick === 2) calls.push(patch(actor, target.id, { isActive: false }))
-          else if (target !== root) calls.push(remove(actor, target.id))
+          const via = instances[calls.length % instances.length]!
+          if (pick === 0) calls.push(put(actor, target.id, 'user', via))
+          else if (pick === 1) calls.push(put(actor, target.id, 'admin', via))
+          else if (pick === 2) calls.push(patch(actor, target.id, { isActive: false }, via))
+          else if (target !== root) calls.push(remove(actor, target.id, via))
         }
       }
     }
