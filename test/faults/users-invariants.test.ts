@@ -105,7 +105,8 @@ describeEachBackend('user invariants under concurrency', (backend) => {
     }
     const statuses = (await Promise.all(calls)).map((response) => response.statusCode)
     for (const status of statuses) expect([200, 204, 401, 403, 404, 409]).toContain(status)
-    expect(statuses.filter((status) => status === 409).length).toBeGreaterThan(0)
+    // Some were refused: the last admin defended (409), or a caller changed by an earlier one (401).
+    expect(statuses.filter((status) => status === 409 || status === 401).length).toBeGreaterThan(0)
     expect(await activeAdmins()).toBeGreaterThanOrEqual(1)
   })
 
