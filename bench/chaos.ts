@@ -447,7 +447,7 @@ async function report(
 ): Promise<void> {
   const firsts = attempts.filter((attempt) => attempt.first)
   console.log(
-    `\n${machineLine()}; bench:chaos: 2 instances (node dist/server.js) on a private PostgreSQL and a private Redis; ${CLIENTS} clients at ~${RATE} req/s for ${(ended / 1000).toFixed(0)} s (task creations with Idempotency-Key, math calls, product lists), each fault down ${DOWN_S} s; failed requests retried on the other instance with the same key\n`,
+    `\n${machineLine()}; bench:chaos: 2 instances (node dist/server.js) on a private PostgreSQL and a private Redis; ${CLIENTS} clients aiming at ${RATE} req/s (achieved ${(attempts.length / (ended / 1000)).toFixed(0)}) for ${(ended / 1000).toFixed(0)} s (task creations with Idempotency-Key, math calls, product lists), each fault down ${DOWN_S} s; failed requests retried on the other instance with the same key\n`,
   )
   console.log(
     '| fault | down s (crash → restarted) | attempts ending in its window | failed, by status | first → last failure s | errors after the restart s |',
