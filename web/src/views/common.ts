@@ -1,0 +1,60 @@
+import type { Page } from '../api'
+import { h } from '../dom'
+import type { Scope } from '../scope'
+
+/**
+ * Runs the newest load of one kind for a view: the previous one is cancelled, the region is marked busy
+ * meanwhile, and an answer that arrives after a newer load began is dropped (undefined), so a list
+ * never shows the results of an older filter.
+ */
+export async function loadLatest<T>(
+  scope: Scope,
+  kind: string,
+  region: HTMLElement,
+  fetcher: (signal: AbortSignal) => Promise<T>,
+): Promise<T | undefined> {
+  const signal = scope.latest(kind)
+  region.setAttribute('aria-busy', 'true')
+  try {
+    const data = await fetcher(signal)
+    return signal.aborted ? undefined : data
+  } catch (error) {
+    if (signal.aborted) return undefined
+    throw error
+  } finally {
+    if (!signal.aborted) region.removeAttribute('aria-busy')
+  }
+}
+
+/** Previous / next for a paginated list, with where the user is. */
+export function pager(noun: string, go: (page: number) => void) {
+  const previous = h(
+    'button',
+    { type: 'button', class: 'secondary', 'aria-label': 'Previous page' },
+    '‹ Previous',
+  )
+  const next = h('button', { type: 'button', class: 'secondary', 'aria-label': 'Next page' }, 'Next ›')
+  const where = h('span', { class: 'pager-where' })
+  const element = h('nav', { class: 'pager', 'aria-label': `Pages of ${noun}` }, previous, where, next)
+  let current = 1
+  previous.addEventListener('click', () => go(current - 1))
+  next.addEventListener('click', () => go(current + 1))
+  return {
+    element,
+    update(list: Page<unknown>) {
+      const pages = Math.max(1, Math.ceil(list.total / list.pageSize))
+      current = list.page
+      previous.disabled = list.page <= 1
+      next.disabled = list.page >= pages
+      where.textContent = `Page ${list.page} of ${pages} · ${list.total.toLocaleString()} ${noun}`
+      element.hidden = list.total <= list.pageSize && list.page === 1
+    },
+  }
+}
+
+/** The page number to ask for after deleting from the one shown: the previous page when it held only that item. */
+export const pageAfterDelete = (list: Page<unknown> | undefined) =>
+  list && list.items.length === 1 && list.page > 1 ? list.page - 1 : (list?.page ?? 1)
+
+/** True on a phone-sized screen, where optional panels start folded. */
+export const isNarrow = () => window.matchMedia('(max-width: 640px)').matches
