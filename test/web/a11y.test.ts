@@ -2,6 +2,7 @@ import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN } from '../helpers.js'
 import {
+  apiCall,
   axe,
   browserSuite,
   DESKTOP,
@@ -127,12 +128,25 @@ browserSuite('web UI accessibility in Chromium', () => {
         [
           'a user’s tasks, with the new-task form and the editor open',
           async () => {
-            await page.context().clearCookies()
             await page.evaluate('sessionStorage.clear()')
             await logIn(page, h.base, maria.username, maria.password)
             await open(page, '/tasks')
             await page.getByText('New task', { exact: true }).click()
             await page.getByRole('button', { name: 'Edit Write the quarterly report' }).click()
+          },
+        ],
+        [
+          'the menu of a user with a 32-character name',
+          async () => {
+            const name = 'a-name-of-thirty-two-characters_'
+            await apiCall(h.t, {}, 'POST', '/auth/register', {
+              username: name,
+              email: 'long@example.com',
+              password: 'long-password-1',
+            })
+            await page.evaluate('sessionStorage.clear()')
+            await logIn(page, h.base, name, 'long-password-1')
+            await page.getByRole('button', { name: 'Menu' }).click()
           },
         ],
       ]

@@ -166,20 +166,26 @@ export async function axe(page: Page): Promise<{ serious: string[]; other: strin
 }
 
 /**
- * What can be scrolled sideways: the page itself, or any element inside it whose content is wider than
- * its box and that lets it scroll. Empty when nothing needs sideways scrolling.
+ * What does not fit the width of the screen: the page scrolling sideways, any element inside it that
+ * scrolls sideways, and any visible element that reaches past the screen's edges (cut off by a parent
+ * that hides its overflow). Empty when everything fits.
  */
 export function horizontalOverflow(page: Page): Promise<string[]> {
   return page.evaluate(`(() => {
     const found = []
+    const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + [...el.classList].map((c) => '.' + c).join('')
     const root = document.scrollingElement
     if (root.scrollWidth > root.clientWidth + 1) found.push('page: ' + root.scrollWidth + ' > ' + root.clientWidth)
+    const width = root.clientWidth
     for (const el of document.querySelectorAll('body *')) {
       const style = getComputedStyle(el)
-      if (!['auto', 'scroll'].includes(style.overflowX)) continue
-      if (el.scrollWidth > el.clientWidth + 1) {
-        found.push((el.id ? '#' + el.id : el.tagName.toLowerCase() + '.' + [...el.classList].join('.')) +
-          ': ' + el.scrollWidth + ' > ' + el.clientWidth)
+      if (['auto', 'scroll'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+        found.push(name(el) + ' scrolls: ' + el.scrollWidth + ' > ' + el.clientWidth)
+      }
+      if (el.closest('.sr-only, .skip, thead') || !el.checkVisibility()) continue
+      const box = el.getBoundingClientRect()
+      if (box.width > 0 && (box.right > width + 1 || box.left < -1)) {
+        found.push(name(el) + ' reaches ' + Math.round(box.left) + '..' + Math.round(box.right) + ' of ' + width)
       }
     }
     return found

@@ -140,7 +140,7 @@ function renderHeader() {
           h(
             'span',
             { class: 'whoami' },
-            h('span', { class: 'whoami-name' }, user.username),
+            h('span', { class: 'whoami-name', title: user.username }, user.username),
             ' ',
             h('span', { class: `badge ${user.role === 'admin' ? 'accent' : 'neutral'}` }, user.role),
           ),

@@ -141,6 +141,7 @@ export function adminView(outlet: HTMLElement, scope: Scope) {
       pages.update(result)
     } catch (error) {
       shown = undefined
+      pages.hide()
       table.empty('Could not load the users.')
       status.error(problemMessage(error), () => void refresh())
     }

@@ -35,7 +35,14 @@ export function pager(noun: string, go: (page: number) => void) {
   )
   const next = h('button', { type: 'button', class: 'secondary', 'aria-label': 'Next page' }, 'Next ›')
   const where = h('span', { class: 'pager-where' })
-  const element = h('nav', { class: 'pager', 'aria-label': `Pages of ${noun}` }, previous, where, next)
+  const total = h('span', { class: 'pager-total' })
+  const element = h(
+    'nav',
+    { class: 'pager', 'aria-label': `Pages of ${noun}` },
+    previous,
+    h('span', { class: 'pager-text' }, where, total),
+    next,
+  )
   let current = 1
   previous.addEventListener('click', () => go(current - 1))
   next.addEventListener('click', () => go(current + 1))
@@ -46,8 +53,13 @@ export function pager(noun: string, go: (page: number) => void) {
       current = list.page
       previous.disabled = list.page <= 1
       next.disabled = list.page >= pages
-      where.textContent = `Page ${list.page} of ${pages} · ${list.total.toLocaleString()} ${noun}`
+      where.textContent = `Page ${list.page} of ${pages}`
+      total.textContent = ` · ${list.total.toLocaleString()} ${noun}`
       element.hidden = list.total <= list.pageSize && list.page === 1
+    },
+    /** Hides the pager while the list shows no page (a failed load). */
+    hide() {
+      element.hidden = true
     },
   }
 }

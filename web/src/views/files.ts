@@ -120,6 +120,7 @@ export function filesView(outlet: HTMLElement, scope: Scope) {
       pages.update(result)
     } catch (error) {
       shown = undefined
+      pages.hide()
       table.empty('Could not load the files.')
       status.error(problemMessage(error), () => void refresh())
     }

@@ -126,6 +126,7 @@ export function productsView(outlet: HTMLElement, scope: Scope) {
       pages.update(list)
     } catch (error) {
       shown = undefined
+      pages.hide()
       grid.replaceChildren(h('p', { class: 'empty' }, 'Could not load the products.'))
       // A filter the server refused is shown at that filter; anything else above the list.
       if (error instanceof ApiError && error.problem.status === 400) {

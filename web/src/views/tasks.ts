@@ -242,6 +242,7 @@ export function tasksView(outlet: HTMLElement, scope: Scope) {
       pages.update(page)
     } catch (error) {
       shown = undefined
+      pages.hide()
       list.replaceChildren(h('li', { class: 'empty' }, 'Could not load the tasks.'))
       status.error(problemMessage(error), () => void refresh())
     }
