@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core'
-import { describe, expect } from 'vitest'
+import { describe, expect, vi } from 'vitest'
 import { DEFAULT_WEB_ROOT } from '../../src/platform/web-ui.js'
 import { ADMIN, bearer, buildTestApp, login, type TestApp } from '../helpers.js'
 import { findChromium, launchChromium } from './browser.js'
@@ -23,9 +23,22 @@ const skipReason =
   'skipped: no Chromium found (apt-get install chromium-headless-shell, or set CHROMIUM_PATH)'
 if (!executablePath) console.warn(`web UI in Chromium — ${skipReason}`)
 
+// A loaded machine, or a phone flow running beside a desktop one, can take longer than vitest's defaults
+// (1 s for expect.poll) to draw an answer; the waits end as soon as the answer is there.
+vi.setConfig({ testTimeout: 60_000, expect: { poll: { timeout: 10_000, interval: 50 } } })
+
 /** describe when Chromium is there; otherwise skipped, with the reason in the title. */
 export const browserSuite = (title: string, body: () => void) =>
   executablePath ? describe(title, body) : describe.skip(`${title} — ${skipReason}`, body)
+
+/**
+ * The steps of one flow, one after another, inside a suite that runs side by side with its siblings
+ * (`{ concurrent: true }`): the browser does the work and the test process mostly waits, so the desktop
+ * and phone flows overlap instead of queueing. Each flow has its own users and data.
+ */
+export const inOrder = (steps: () => void): void => {
+  describe('step by step', { concurrent: false }, steps)
+}
 
 export interface Size {
   name: 'desktop' | 'phone'
@@ -51,8 +64,8 @@ export interface Harness {
   t: TestApp
   base: string
   browser: Browser
-  /** Console errors and page errors, each prefixed with its page's URL. */
-  consoleErrors: string[]
+  /** Every page's console errors and page errors not yet taken as expected, each with its page's URL. */
+  readonly consoleErrors: string[]
   newPage(size?: Size, options?: BrowserContextOptions): Promise<Page>
   close(): Promise<void>
 }
@@ -64,12 +77,13 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const t = await buildTestApp({ name: 'sqlite' }, env)
   const base = await t.app.listen({ port: 0, host: '127.0.0.1' })
   const browser = await launchChromium(executablePath!)
-  const consoleErrors: string[] = []
   return {
     t,
     base,
     browser,
-    consoleErrors,
+    get consoleErrors() {
+      return [...errorsByPage.values()].flat()
+    },
     async newPage(size = DESKTOP, options = {}) {
       const context = await browser.newContext({
         viewport: size.viewport,
@@ -81,10 +95,12 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
         ...options,
       })
       const page = await context.newPage()
+      const errors: string[] = []
+      errorsByPage.set(page, errors)
       page.on('console', (message) => {
-        if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`)
+        if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`)
       })
-      page.on('pageerror', (error) => consoleErrors.push(`${page.url()}: ${error.message}`))
+      page.on('pageerror', (error) => errors.push(`${page.url()}: ${error.message}`))
       return page
     },
     async close() {
@@ -94,15 +110,28 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   }
 }
 
+/** Console errors by page: each page's own, so flows running side by side never take each other's. */
+const errorsByPage = new Map<Page, string[]>()
+
 /**
- * Chromium logs every 4xx/5xx response as a console error. A test that asks for one takes exactly the
- * ones it expects off the list (by status), so the list ends empty unless something unexpected happened.
+ * Chromium logs every 4xx/5xx response (and every dropped request) as a console error. A test that asks
+ * for one takes exactly what it expects off its page's list, in order: a status, or a text the line
+ * contains. Anything else on that page's list fails the test, and the lists end empty.
  */
-export function takeExpectedErrors(h: Harness, since: number, ...statuses: number[]) {
-  const taken = h.consoleErrors.splice(since)
+export function takeExpectedErrors(page: Page, ...expected: (number | string)[]) {
+  const taken = (errorsByPage.get(page) ?? []).splice(0)
   expect(taken).toEqual(
-    statuses.map((status) => expect.stringContaining(`the server responded with a status of ${status}`)),
+    expected.map((item) =>
+      expect.stringContaining(
+        typeof item === 'number' ? `the server responded with a status of ${item}` : item,
+      ),
+    ),
   )
+}
+
+/** Waits until no region of the page is loading (aria-busy), so what is checked next is the answer. */
+export async function settled(page: Page) {
+  await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' })
 }
 
 export async function logIn(page: Page, base: string, username: string, password: string) {
@@ -129,6 +158,18 @@ export async function apiCall(
   const response = await t.app.inject({ method, url: `/api/v1${url}`, headers, payload })
   if (response.statusCode >= 400) throw new Error(`${method} ${url}: ${response.statusCode} ${response.body}`)
   return response.body ? response.json() : undefined
+}
+
+/**
+ * A request held in the test's hand: a route handler awaits `opened`, the test calls `open()` when it has
+ * checked what the page does meanwhile. Deterministic where a fixed delay would race a loaded machine.
+ */
+export function gate() {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  return { opened, open }
 }
 
 // ---------------------------------------------------------------------------- the checks on every view

@@ -377,9 +377,7 @@ const keyed = <T>(keys: RetryKey | undefined, body: unknown, path: string, signa
 export async function login(username: string, password: string, signal?: AbortSignal) {
   const pair = await request<TokenPair>('POST', '/auth/login', { body: { username, password }, signal })
   startSession(pair)
-  const user = await loadMe()
-  notify('login')
-  return user
+  return loadMe()
 }
 
 export const register = (
@@ -400,7 +398,8 @@ export async function loadMe(): Promise<User | null> {
     else throw error
     return null
   }
-  if (before && (before.role !== currentUser.role || before.username !== currentUser.username)) notify('user')
+  if (!before) notify('login')
+  else if (before.role !== currentUser.role || before.username !== currentUser.username) notify('user')
   return currentUser
 }
 

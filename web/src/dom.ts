@@ -200,8 +200,18 @@ const weekdayDateFormat = new Intl.DateTimeFormat(undefined, {
   year: 'numeric',
 })
 
+const thisYearFormat = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
+})
+
+/** When something happened: without the year when it is this year's. */
 export function formatDateTime(iso: string | null | undefined) {
-  return iso ? dateTimeFormat.format(new Date(iso)) : ''
+  if (!iso) return ''
+  const date = new Date(iso)
+  return (date.getFullYear() === new Date().getFullYear() ? thisYearFormat : dateTimeFormat).format(date)
 }
 
 /**

@@ -135,14 +135,16 @@ function renderHeader() {
       ),
   )
   account.replaceChildren(
-    ...(user
+    ...(user || isLoggedIn()
       ? [
           h(
             'span',
             { class: 'whoami' },
-            h('span', { class: 'whoami-name', title: user.username }, user.username),
+            h('span', { class: 'whoami-name', title: user?.username }, user?.username ?? 'Signed in'),
             ' ',
-            h('span', { class: `badge ${user.role === 'admin' ? 'accent' : 'neutral'}` }, user.role),
+            user
+              ? h('span', { class: `badge ${user.role === 'admin' ? 'accent' : 'neutral'}` }, user.role)
+              : null,
           ),
           h('button', { type: 'button', class: 'secondary', onclick: signOut }, 'Log out'),
         ]
@@ -210,6 +212,11 @@ onSessionChange((change) => {
     render()
     return
   }
+  if (change === 'login' && route?.roleAware) {
+    // The user became known after the page was drawn (start-up while the server was out of reach).
+    render()
+    return
+  }
   if (change === 'user') {
     const role = me()?.role
     if (route?.access === 'admin' && role !== 'admin') {
@@ -231,8 +238,25 @@ window.addEventListener('unhandledrejection', (event) => {
   if (!isAbort(event.reason)) banner.error(problemMessage(event.reason))
 })
 
+/**
+ * Who is signed in, read at start-up. With the server out of reach, the page still opens and says so,
+ * and tries again on its own (and when the browser says it is back online) until it knows.
+ */
+let userRetry: number | undefined
+function loadUser(delayMs = 2_000) {
+  window.clearTimeout(userRetry)
+  loadMe().catch((error) => {
+    banner.error(problemMessage(error), () => loadUser())
+    userRetry = window.setTimeout(() => loadUser(Math.min(delayMs * 2, 60_000)), delayMs)
+  })
+}
+window.addEventListener('online', () => {
+  if (isLoggedIn() && !me()) loadUser()
+})
+
 loadMe()
   .catch((error) => {
     pendingNotice = { tone: 'error', text: problemMessage(error) }
+    userRetry = window.setTimeout(() => loadUser(), 2_000)
   })
   .finally(() => render())

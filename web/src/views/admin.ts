@@ -13,7 +13,7 @@ import { badge, confirmButton, formatDate, h, holding, notice, select } from '..
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
 import { dataTable } from '../table'
-import { loadLatest, pageAfterDelete, pager } from './common'
+import { LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const PAGE_SIZE = 20
 
@@ -124,6 +124,7 @@ export function adminView(outlet: HTMLElement, scope: Scope) {
     },
   ])
   const list = h('div', { class: 'list' }, table.element)
+  table.empty(LOADING)
   const pages = pager('users', (next) => {
     page = next
     void refresh()

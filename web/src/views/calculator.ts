@@ -162,8 +162,8 @@ function showResult(output: HTMLElement, result: MathResult) {
       h(
         'div',
         { class: 'badges' },
-        result.exact ? badge('exact', 'success') : badge('floating point', 'warning'),
-        result.cached ? badge('from cache', 'accent') : null,
+        result.exact ? badge('exact', 'success') : badge('floating point, not exact', 'warning'),
+        result.cached ? badge('from cache', 'accent') : badge('computed now', 'neutral'),
       ),
     ),
     h(
@@ -176,8 +176,6 @@ function showResult(output: HTMLElement, result: MathResult) {
         h('dd', { 'data-testid': 'digits' }, result.digits.toLocaleString()),
       ),
       h('div', {}, h('dt', {}, 'Compute time'), h('dd', {}, `${formatMs(result.computeMs)} ms`)),
-      h('div', {}, h('dt', {}, 'Exact'), h('dd', {}, result.exact ? 'yes' : 'no (floating point)')),
-      h('div', {}, h('dt', {}, 'From cache'), h('dd', {}, result.cached ? 'yes' : 'no')),
     ),
     bigResult(result.result, `${result.operation}-${Object.values(result.input).join('-')}.txt`),
   )

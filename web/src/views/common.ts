@@ -38,7 +38,7 @@ export function pager(noun: string, go: (page: number) => void) {
   const total = h('span', { class: 'pager-total' })
   const element = h(
     'nav',
-    { class: 'pager', 'aria-label': `Pages of ${noun}` },
+    { class: 'pager', 'aria-label': `Pages of ${noun}`, hidden: true },
     previous,
     h('span', { class: 'pager-text' }, where, total),
     next,
@@ -67,6 +67,9 @@ export function pager(noun: string, go: (page: number) => void) {
 /** The page number to ask for after deleting from the one shown: the previous page when it held only that item. */
 export const pageAfterDelete = (list: Page<unknown> | undefined) =>
   list && list.items.length === 1 && list.page > 1 ? list.page - 1 : (list?.page ?? 1)
+
+/** What a list shows until its first answer arrives. */
+export const LOADING = 'Loading…'
 
 /** True on a phone-sized screen, where optional panels start folded. */
 export const isNarrow = () => window.matchMedia('(max-width: 640px)').matches

@@ -14,7 +14,7 @@ import { clearErrors, formStatus, showError, validate } from '../forms'
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
 import { dataTable } from '../table'
-import { loadLatest, pageAfterDelete, pager } from './common'
+import { LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const PAGE_SIZE = 20
 
@@ -90,6 +90,7 @@ export function filesView(outlet: HTMLElement, scope: Scope) {
     },
   ])
   const list = h('div', { class: 'list' }, table.element)
+  table.empty(LOADING)
   const pages = pager('files', (next) => {
     page = next
     void refresh()

@@ -4,7 +4,7 @@ import { badge, field, formatDateTime, formatMs, h, notice, select } from '../do
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
 import { dataTable } from '../table'
-import { loadLatest } from './common'
+import { LOADING, loadLatest } from './common'
 
 const PAGE = 50
 
@@ -92,6 +92,7 @@ export function historyPanel(scope: Scope, forAdmin: boolean) {
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more')
   const chart = scatterChart('Compute time by input size')
   const list = h('div', { class: 'list' }, table.element)
+  table.empty(LOADING)
   const loaded: HistoryEntry[] = []
   let cursor: string | null = null
 

@@ -15,7 +15,7 @@ import { badge, busy, confirmButton, field, h, notice, select } from '../dom'
 import { clearErrors, formStatus, formValues, onFilterInput, rules, showError, validate } from '../forms'
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
-import { isNarrow, loadLatest, pageAfterDelete, pager } from './common'
+import { isNarrow, LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const PAGE_SIZE = 12
 const LOW_STOCK = 5
@@ -69,7 +69,11 @@ export function productsView(outlet: HTMLElement, scope: Scope) {
     ),
     formStatus(),
   )
-  const grid = h('div', { class: 'products', 'aria-label': 'Products', role: 'region' })
+  const grid = h(
+    'div',
+    { class: 'products', 'aria-label': 'Products', role: 'region' },
+    h('p', { class: 'empty' }, LOADING),
+  )
   const pages = pager('products', (next) => {
     page = next
     void refresh()

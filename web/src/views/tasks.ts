@@ -40,7 +40,7 @@ import {
 } from '../forms'
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
-import { isNarrow, loadLatest, pageAfterDelete, pager } from './common'
+import { isNarrow, LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const STATUSES: [TaskStatus, string][] = [
   ['pending', 'Pending'],
@@ -70,33 +70,32 @@ const isOverdue = (task: Task) =>
 /** The writable fields of a task form, with the due date and time as the user's own local date and time. */
 function taskFields(task?: Task) {
   const due = task?.dueDate ? new Date(task.dueDate) : null
+  const priority = field('Priority', select('priority', PRIORITIES, task?.priority ?? 'medium'))
+  const dueDate = field(
+    'Due date (optional)',
+    h('input', { name: 'dueDate', type: 'date', value: due ? dateInputValue(due) : '' }),
+  )
+  const dueTime = field(
+    'Time (optional)',
+    h('input', { name: 'dueTime', type: 'time', value: due ? timeInputValue(due) : '' }),
+    { hint: 'Empty: the end of the day' },
+  )
   return [
     field(
       'Title',
       h('input', { name: 'title', value: task?.title ?? '', maxlength: 200, autocomplete: 'off' }),
     ),
-    field('Description (optional)', h('textarea', { name: 'description', rows: 3 }, task?.description ?? '')),
-    h(
-      'div',
-      { class: 'row' },
-      field('Priority', select('priority', PRIORITIES, task?.priority ?? 'medium')),
-      task ? field('Status', select('status', STATUSES, task.status)) : null,
+    field(
+      'Description (optional)',
+      h('textarea', { name: 'description', rows: task ? 3 : 2 }, task?.description ?? ''),
     ),
-    h(
-      'div',
-      { class: 'row' },
-      field(
-        'Due date (optional)',
-        h('input', { name: 'dueDate', type: 'date', value: due ? dateInputValue(due) : '' }),
-      ),
-      field(
-        'Time (optional)',
-        h('input', { name: 'dueTime', type: 'time', value: due ? timeInputValue(due) : '' }),
-        {
-          hint: 'Empty: the end of the day',
-        },
-      ),
-    ),
+    // Editing adds the status, beside the priority; creating fits everything on one line.
+    ...(task
+      ? [
+          h('div', { class: 'row' }, priority, field('Status', select('status', STATUSES, task.status))),
+          h('div', { class: 'row' }, dueDate, dueTime),
+        ]
+      : [h('div', { class: 'row' }, priority, dueDate, dueTime)]),
   ]
 }
 
@@ -189,7 +188,7 @@ export function tasksView(outlet: HTMLElement, scope: Scope) {
   const query = { page: 1 }
 
   // ------------------------------------------------------------ the list
-  const list = h('ul', { class: 'task-list', 'aria-label': 'Tasks' })
+  const list = h('ul', { class: 'task-list', 'aria-label': 'Tasks' }, h('li', { class: 'empty' }, LOADING))
   const pages = pager('tasks', (page) => {
     query.page = page
     void refresh()
@@ -248,18 +247,23 @@ export function tasksView(outlet: HTMLElement, scope: Scope) {
     }
   }
 
-  function showStats(statistics: TaskStatistics) {
-    const tiles: [string, number, string][] = [
-      ['Total', statistics.total, ''],
-      ...STATUSES.map(([key, text]) => [text, statistics.byStatus[key] ?? 0, ''] as [string, number, string]),
-      ['Overdue', statistics.overdue, statistics.overdue > 0 ? 'alarm' : ''],
+  /** The counts; dashes until the first answer, so the page does not jump when it arrives. */
+  function showStats(statistics: TaskStatistics | null) {
+    const count = (n: number | undefined) => (statistics ? (n ?? 0).toLocaleString() : '–')
+    const tiles: [string, string, string][] = [
+      ['Total', count(statistics?.total), ''],
+      ...STATUSES.map(
+        ([key, text]) => [text, count(statistics?.byStatus[key]), ''] as [string, string, string],
+      ),
+      ['Overdue', count(statistics?.overdue), (statistics?.overdue ?? 0) > 0 ? 'alarm' : ''],
     ]
     stats.replaceChildren(
-      ...tiles.map(([text, count, tone]) =>
-        h('div', { class: tone || undefined }, h('dt', {}, text), h('dd', {}, count.toLocaleString())),
+      ...tiles.map(([text, value, tone]) =>
+        h('div', { class: tone || undefined }, h('dt', {}, text), h('dd', {}, value)),
       ),
     )
   }
+  showStats(null)
 
   // ------------------------------------------------------------ one task
   function taskItem(task: Task) {
