@@ -230,7 +230,7 @@ browserSuite('web UI sessions and requests in Chromium', () => {
     }),
   )
 
-  it('keeps an admin out of nothing and a guest out of everything private', async ({ expect }) => {
+  it('keeps an admin out of nothing and a guest out of everything private', async () => {
     const guest = await h.newPage()
     for (const path of ['/calculator', '/history', '/tasks', '/files', '/admin']) {
       await guest.goto(`${h.base}${path}`)

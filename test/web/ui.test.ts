@@ -268,6 +268,14 @@ browserSuite('web UI in Chromium', () => {
         await dialog.getByLabel('Description (optional)').fill('With the upgrade guide.')
         await dialog.getByLabel('Priority').selectOption('high')
         await dialog.getByLabel('Status').selectOption('in_progress')
+        // A date typed half-way reads as empty; it is refused rather than taken as "no due date".
+        await dialog.getByLabel('Due date (optional)').focus()
+        await page.keyboard.type('02')
+        await dialog.getByRole('button', { name: 'Save changes' }).click()
+        expect(await dialog.locator('.field:has([name="dueDate"]) .field-error').textContent()).toBe(
+          'Enter a whole date, or clear it.',
+        )
+        expect(await dialog.isVisible()).toBe(true)
         await dialog.getByLabel('Due date (optional)').fill('2030-02-14')
         await dialog.getByLabel('Time (optional)').fill('09:30')
         await dialog.getByRole('button', { name: 'Save changes' }).click()

@@ -280,11 +280,17 @@ function refreshTokens(): Promise<boolean> {
       endSession('expired')
       return false
     }
-    if (!response.ok) {
+    let pair: TokenPair
+    try {
+      if (!response.ok) throw new Error(`refresh answered ${response.status}`)
+      pair = (await response.json()) as TokenPair
+    } catch {
+      // The service is busy, or something between us answered instead of it: the session may well
+      // still be good, so try again shortly rather than log the user out.
       scheduleRefresh(10_000)
       return false
     }
-    startSession((await response.json()) as TokenPair)
+    startSession(pair)
     return true
   })().finally(() => {
     refreshing = null

@@ -235,7 +235,9 @@ onSessionChange((change) => {
 // The last line of defence: a failure no handler caught is still told, not left in the console.
 window.addEventListener('unhandledrejection', (event) => {
   event.preventDefault()
-  if (!isAbort(event.reason)) banner.error(problemMessage(event.reason))
+  if (isAbort(event.reason)) return
+  banner.error(problemMessage(event.reason))
+  console.error('Unhandled failure:', event.reason)
 })
 
 /**

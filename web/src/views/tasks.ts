@@ -104,10 +104,19 @@ const timeNeedsDate: Rule = (value, control) =>
     ? 'Pick a date for this time, or clear the time.'
     : undefined
 
+/** A date or time typed half-way (02/30, say) reads as empty: it must not quietly clear the due date. */
+const complete =
+  (what: string): Rule =>
+  (_value, control) =>
+    control instanceof HTMLInputElement && control.validity.badInput
+      ? `Enter a whole ${what}, or clear it.`
+      : undefined
+
 const taskRules = {
   title: [rules.required, rules.maxLength(200)],
   description: [rules.maxLength(5000)],
-  dueTime: [timeNeedsDate],
+  dueDate: [complete('date')],
+  dueTime: [complete('time'), timeNeedsDate],
 }
 
 function dueOf(values: Record<string, string>): string | null {
