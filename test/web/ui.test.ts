@@ -448,6 +448,29 @@ browserSuite('web UI in Chromium', () => {
         await expect.poll(() => row.count()).toBe(0)
       })
 
+      it('treats a file deleted elsewhere as gone, not as a failure', async ({ expect }) => {
+        const name = `gone-${size.name}.txt`
+        await page.getByLabel('File', { exact: true }).setInputFiles({
+          name,
+          mimeType: 'text/plain',
+          buffer: Buffer.from('soon gone\n'),
+        })
+        await page.getByRole('button', { name: 'Upload' }).click()
+        const row = page.locator('table.data tbody tr', { hasText: name })
+        await expect.poll(() => row.count()).toBe(1)
+        const token = await tokenOf(h.t, user.username, user.password)
+        const files = await apiCall(h.t, token, 'GET', '/files')
+        const stored = files.items.find((file: { filename: string }) => file.filename === name)
+        await apiCall(h.t, token, 'DELETE', `/files/${stored.id}`) // another tab, say
+        await page.getByRole('button', { name: `Delete ${name}` }).click()
+        await page.getByRole('button', { name: `Confirm: Delete ${name}` }).click()
+        await expect
+          .poll(() => page.locator('main .notice.success').textContent())
+          .toContain(`${name} was already deleted.`)
+        await expect.poll(() => row.count()).toBe(0)
+        takeExpectedErrors(page, 404)
+      })
+
       it('says so when an upload is refused, beside the file field', async ({ expect }) => {
         await page.getByRole('button', { name: 'Upload' }).click()
         expect(await fieldError(page, 'file').textContent()).toBe('Choose a file first.')
@@ -673,7 +696,7 @@ browserSuite('web UI in Chromium', () => {
         expect(refused.statusCode).toBe(401)
         await admin.getByRole('button', { name: `Delete user ${name}` }).click()
         await admin.getByRole('button', { name: `Confirm: Delete user ${name}` }).click()
-        await expect.poll(() => admin.locator('.notice.success').textContent()).toContain(`${name} deleted.`)
+        await expect.poll(() => admin.locator('.notice.success').textContent()).toContain(`Deleted ${name}.`)
         await expect.poll(() => admin.locator('tr', { hasText: name }).count()).toBe(0)
         expect(await horizontalOverflow(admin)).toEqual([])
       })

@@ -13,7 +13,7 @@ import { badge, confirmButton, formatDate, h, holding, notice, select } from '..
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
 import { dataTable } from '../table'
-import { LOADING, loadLatest, pageAfterDelete, pager } from './common'
+import { deleteFromList, isGone, LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const PAGE_SIZE = 20
 
@@ -34,6 +34,7 @@ export function adminView(outlet: HTMLElement, scope: Scope) {
       } catch (error) {
         undo()
         status.error(problemMessage(error))
+        if (isGone(error)) void refresh()
       }
     })
   }
@@ -111,14 +112,12 @@ export function adminView(outlet: HTMLElement, scope: Scope) {
         user.id === me()?.id
           ? null
           : confirmButton('Delete', `Delete user ${user.username}`, async () => {
-              try {
-                await deleteUser(user.id)
-                status.success(`${user.username} deleted.`)
+              const reload = () => {
                 page = pageAfterDelete(shown)
-                await refresh()
+                return refresh()
+              }
+              if (await deleteFromList(user.username, () => deleteUser(user.id), status, reload)) {
                 outlet.querySelector<HTMLElement>('.list-heading')?.focus()
-              } catch (error) {
-                status.error(`Could not delete ${user.username}: ${problemMessage(error)}`)
               }
             }),
     },

@@ -1,5 +1,6 @@
-import type { Page } from '../api'
-import { h } from '../dom'
+import { ApiError, type Page } from '../api'
+import { h, type Notice } from '../dom'
+import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
 
 /**
@@ -73,3 +74,30 @@ export const LOADING = 'Loading…'
 
 /** True on a phone-sized screen, where optional panels start folded. */
 export const isNarrow = () => window.matchMedia('(max-width: 640px)').matches
+
+/** The item is not there any more (deleted elsewhere, in another tab or by an admin). */
+export const isGone = (error: unknown) => error instanceof ApiError && error.problem.status === 404
+
+/**
+ * Deletes one item of a list and reads the list again. A 404 means someone deleted it first, which is
+ * what the user wanted: said as such, not as a failure. Returns false when it could not be deleted.
+ */
+export async function deleteFromList(
+  what: string,
+  remove: () => Promise<void>,
+  status: Notice,
+  reload: () => Promise<void>,
+): Promise<boolean> {
+  try {
+    await remove()
+    status.success(`Deleted ${what}.`)
+  } catch (error) {
+    if (!isGone(error)) {
+      status.error(`Could not delete ${what}: ${problemMessage(error)}`)
+      return false
+    }
+    status.success(`${what} was already deleted.`)
+  }
+  await reload()
+  return true
+}

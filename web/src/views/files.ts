@@ -14,7 +14,7 @@ import { clearErrors, formStatus, showError, validate } from '../forms'
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
 import { dataTable } from '../table'
-import { LOADING, loadLatest, pageAfterDelete, pager } from './common'
+import { deleteFromList, isGone, LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const PAGE_SIZE = 20
 
@@ -76,14 +76,12 @@ export function filesView(outlet: HTMLElement, scope: Scope) {
           'Download',
         ),
         confirmButton('Delete', `Delete ${file.filename}`, async () => {
-          try {
-            await deleteFile(file.id)
-            status.success(`Deleted ${file.filename}.`)
+          const reload = () => {
             page = pageAfterDelete(shown)
-            await refresh()
+            return refresh()
+          }
+          if (await deleteFromList(file.filename, () => deleteFile(file.id), status, reload)) {
             outlet.querySelector<HTMLElement>('.list-heading')?.focus()
-          } catch (error) {
-            status.error(`Could not delete ${file.filename}: ${problemMessage(error)}`)
           }
         }),
       ],
@@ -101,7 +99,9 @@ export function filesView(outlet: HTMLElement, scope: Scope) {
     try {
       await downloadFile(file, scope.signal)
     } catch (error) {
-      if (!isAbort(error)) status.error(`Could not download ${file.filename}: ${problemMessage(error)}`)
+      if (isAbort(error)) return
+      status.error(`Could not download ${file.filename}: ${problemMessage(error)}`)
+      if (isGone(error)) void refresh()
     } finally {
       button.disabled = false
     }

@@ -15,7 +15,7 @@ import { badge, busy, confirmButton, field, h, notice, select } from '../dom'
 import { clearErrors, formStatus, formValues, onFilterInput, rules, showError, validate } from '../forms'
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
-import { isNarrow, LOADING, loadLatest, pageAfterDelete, pager } from './common'
+import { deleteFromList, isGone, isNarrow, LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const PAGE_SIZE = 12
 const LOW_STOCK = 5
@@ -155,14 +155,12 @@ export function productsView(outlet: HTMLElement, scope: Scope) {
             'Edit',
           ),
           confirmButton('Delete', `Delete ${product.name}`, async () => {
-            try {
-              await deleteProduct(product.id)
-              status.success(`Deleted ${product.name}.`)
+            const reload = () => {
               page = pageAfterDelete(shown)
-              await refresh()
+              return refresh()
+            }
+            if (await deleteFromList(product.name, () => deleteProduct(product.id), status, reload)) {
               outlet.querySelector<HTMLElement>('h1')?.focus()
-            } catch (error) {
-              status.error(`Could not delete ${product.name}: ${problemMessage(error)}`)
             }
           }),
         )
@@ -295,6 +293,7 @@ function productEditor(status: ReturnType<typeof notice>, saved: () => Promise<v
       await saved()
     } catch (error) {
       showError(form, error)
+      if (isGone(error)) await saved()
     }
   })
 

@@ -40,7 +40,7 @@ import {
 } from '../forms'
 import { problemMessage } from '../messages'
 import type { Scope } from '../scope'
-import { isNarrow, LOADING, loadLatest, pageAfterDelete, pager } from './common'
+import { deleteFromList, isGone, isNarrow, LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
 const STATUSES: [TaskStatus, string][] = [
   ['pending', 'Pending'],
@@ -291,6 +291,7 @@ export function tasksView(outlet: HTMLElement, scope: Scope) {
           // The control goes back to what the server still holds.
           statusSelect.value = previous
           status.error(`Could not change “${task.title}”: ${problemMessage(error)}`)
+          if (isGone(error)) void refresh()
           return false
         }
       })
@@ -307,14 +308,12 @@ export function tasksView(outlet: HTMLElement, scope: Scope) {
     )
     editButton.addEventListener('click', () => openEditor(task, editButton))
     const remove = confirmButton('Delete', `Delete ${task.title}`, async () => {
-      try {
-        await deleteTask(task.id)
-        status.success(`Deleted “${task.title}”.`)
+      const reload = () => {
         query.page = pageAfterDelete(shown)
-        await refresh()
+        return refresh()
+      }
+      if (await deleteFromList(`“${task.title}”`, () => deleteTask(task.id), status, reload)) {
         ;(outlet.querySelector<HTMLElement>('.task-list .task button') ?? outlet.querySelector('h1'))?.focus()
-      } catch (error) {
-        status.error(`Could not delete “${task.title}”: ${problemMessage(error)}`)
       }
     })
     const due = task.dueDate
@@ -394,6 +393,7 @@ export function tasksView(outlet: HTMLElement, scope: Scope) {
       list.querySelector<HTMLElement>(`[data-id="${task.id}"] button`)?.focus()
     } catch (error) {
       showError(editForm, error)
+      if (isGone(error)) void refresh()
     }
   })
 
