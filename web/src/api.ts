@@ -308,6 +308,8 @@ interface RequestOptions {
   body?: unknown
   signal?: AbortSignal | undefined
   idempotencyKey?: string
+  /** Sent without the session (log in, sign up, log out): no token, and no refresh first. */
+  anonymous?: boolean
 }
 
 async function problemOf(response: Response): Promise<Problem> {
@@ -328,12 +330,13 @@ const networkError = () =>
   new ApiError({ title: 'Network error', status: 0, detail: 'The server could not be reached' })
 
 async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-  if (session && Date.now() >= session.refreshAt) await refreshTokens()
+  const withSession = !options.anonymous
+  if (withSession && session && Date.now() >= session.refreshAt) await refreshTokens()
   const attempt = () => {
     const headers = new Headers({ accept: 'application/json' })
     if (options.body !== undefined) headers.set('content-type', 'application/json')
     if (options.idempotencyKey) headers.set('idempotency-key', options.idempotencyKey)
-    if (session) headers.set('authorization', `Bearer ${session.accessToken}`)
+    if (withSession && session) headers.set('authorization', `Bearer ${session.accessToken}`)
     return fetch(`${BASE}${path}`, {
       method,
       headers,
@@ -346,7 +349,8 @@ async function send(method: string, path: string, options: RequestOptions = {}):
     response = await attempt()
     // A role change or a password change ends an access token early; one refresh tells whether the
     // session lives on, and if it does, with which role (startSession re-reads the user then).
-    if (response.status === 401 && session && (await refreshTokens())) response = await attempt()
+    if (response.status === 401 && withSession && session && (await refreshTokens()))
+      response = await attempt()
   } catch (error) {
     if (isAbort(error)) throw error
     throw networkError()
@@ -373,15 +377,25 @@ function query(params: Record<string, string | number | boolean | undefined | nu
 
 const id = (value: string) => encodeURIComponent(value)
 /** Sends a creating POST under a key: the form's own RetryKey, or a new key when none is given. */
-const keyed = <T>(keys: RetryKey | undefined, body: unknown, path: string, signal?: AbortSignal) =>
+const keyed = <T>(
+  keys: RetryKey | undefined,
+  body: unknown,
+  path: string,
+  signal?: AbortSignal,
+  anonymous = false,
+) =>
   (keys ?? new RetryKey()).run(JSON.stringify(body), (idempotencyKey) =>
-    request<T>('POST', path, { body, idempotencyKey, signal }),
+    request<T>('POST', path, { body, idempotencyKey, signal, anonymous }),
   )
 
 // ---------------------------------------------------------------- auth and users
 
 export async function login(username: string, password: string, signal?: AbortSignal) {
-  const pair = await request<TokenPair>('POST', '/auth/login', { body: { username, password }, signal })
+  const pair = await request<TokenPair>('POST', '/auth/login', {
+    body: { username, password },
+    signal,
+    anonymous: true,
+  })
   startSession(pair)
   return loadMe()
 }
@@ -390,7 +404,7 @@ export const register = (
   body: { username: string; email: string; password: string },
   keys?: RetryKey,
   signal?: AbortSignal,
-) => keyed<User>(keys, body, '/auth/register', signal)
+) => keyed<User>(keys, body, '/auth/register', signal, true)
 
 /** Re-reads the signed-in user; a session the server no longer honours ends here. */
 export async function loadMe(): Promise<User | null> {
@@ -412,7 +426,10 @@ export async function loadMe(): Promise<User | null> {
 export async function logout() {
   const refreshToken = session?.refreshToken
   if (refreshToken) {
-    await request('POST', '/auth/logout', { body: { refresh_token: refreshToken } }).catch(() => undefined)
+    // Anonymous: a refresh first would spend the very token this revokes.
+    await request('POST', '/auth/logout', { body: { refresh_token: refreshToken }, anonymous: true }).catch(
+      () => undefined,
+    )
   }
   endSession('logout')
 }
