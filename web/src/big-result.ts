@@ -24,7 +24,11 @@ export function bigResult(result: string, filename: string): HTMLElement {
     const tail = h('span', { class: 'tail' }, result.slice(-EDGE))
     value.append(head, gap, tail)
     let shown = EDGE
-    const more = h('button', { type: 'button', 'aria-label': 'Show more digits' }, 'Show more')
+    const more = h(
+      'button',
+      { type: 'button', class: 'secondary', 'aria-label': 'Show more digits' },
+      'Show more',
+    )
     more.addEventListener('click', () => {
       const end = Math.min(result.length - EDGE, shown + CHUNK)
       head.append(result.slice(shown, end))
@@ -44,6 +48,7 @@ export function bigResult(result: string, filename: string): HTMLElement {
       'button',
       {
         type: 'button',
+        class: 'secondary',
         onclick: async () => {
           try {
             await navigator.clipboard.writeText(result)
@@ -57,7 +62,11 @@ export function bigResult(result: string, filename: string): HTMLElement {
     ),
     h(
       'button',
-      { type: 'button', onclick: () => saveBlob(new Blob([result], { type: 'text/plain' }), filename) },
+      {
+        type: 'button',
+        class: 'secondary',
+        onclick: () => saveBlob(new Blob([result], { type: 'text/plain' }), filename),
+      },
       'Download .txt',
     ),
     note,

@@ -6,7 +6,9 @@ export interface Point {
   series: string
 }
 
+/** Told apart by shape as well as colour: a circle, a square and a triangle. */
 const COLORS: Record<string, string> = { fibonacci: '#2563eb', factorial: '#dc2626', power: '#16a34a' }
+const SHAPES = ['fibonacci', 'factorial', 'power']
 
 /**
  * A scatter plot on a canvas: a few hundred points need no chart library. Both axes are
@@ -18,7 +20,8 @@ export function scatterChart(label: string) {
   const figure = h('figure', { class: 'chart' }, canvas, legend)
 
   function draw(points: Point[]) {
-    const width = Math.max(280, figure.clientWidth || 600)
+    const inner = figure.clientWidth - Number.parseFloat(getComputedStyle(figure).paddingLeft) * 2
+    const width = Math.max(240, Math.floor(inner) || 600)
     const height = 260
     const ratio = window.devicePixelRatio || 1
     canvas.width = width * ratio
@@ -60,15 +63,26 @@ export function scatterChart(label: string) {
 
     points.forEach((point, i) => {
       ctx.fillStyle = COLORS[point.series] ?? '#888'
+      const x = sx(xs[i]!)
+      const y = sy(ys[i]!)
       ctx.beginPath()
-      ctx.arc(sx(xs[i]!), sy(ys[i]!), 4, 0, Math.PI * 2)
+      const shape = SHAPES.indexOf(point.series)
+      if (shape === 1) ctx.rect(x - 3.5, y - 3.5, 7, 7)
+      else if (shape === 2) {
+        ctx.moveTo(x, y - 4.5)
+        ctx.lineTo(x + 4.5, y + 3.5)
+        ctx.lineTo(x - 4.5, y + 3.5)
+        ctx.closePath()
+      } else ctx.arc(x, y, 4, 0, Math.PI * 2)
       ctx.fill()
     })
     const series = [...new Set(points.map((p) => p.series))]
     legend.replaceChildren(
-      ...series.map((name) =>
-        h('span', {}, h('span', { class: 'swatch', style: `background:${COLORS[name] ?? '#888'}` }), name),
-      ),
+      ...(series.length
+        ? series.map((name) =>
+            h('span', {}, h('span', { class: `swatch ${name}`, 'aria-hidden': 'true' }), name),
+          )
+        : [h('span', { class: 'muted' }, 'Nothing to plot yet: successful calls appear here.')]),
     )
     canvas.setAttribute('aria-label', `${label}: ${points.length} calls plotted`)
   }

@@ -1,109 +1,158 @@
-import { api, me, type Page, type User } from '../api'
-import { confirmButton, formatDate, h, select } from '../dom'
-import { historyPanel } from './history'
-import { pagerButtons } from './tasks'
+import {
+  deleteUser,
+  listUsers,
+  loadMe,
+  me,
+  type Page,
+  type Role,
+  setUserActive,
+  setUserRole,
+  type User,
+} from '../api'
+import { badge, confirmButton, formatDate, h, holding, notice, select } from '../dom'
+import { problemMessage } from '../messages'
+import type { Scope } from '../scope'
+import { dataTable } from '../table'
+import { deleteFromList, isGone, LOADING, loadLatest, pageAfterDelete, pager } from './common'
 
-export function adminView(outlet: HTMLElement) {
-  const rows = h('tbody')
-  const pager = h('div', { class: 'pager' })
-  const status = h('p', { class: 'form-status', role: 'status', 'aria-live': 'polite' })
+const PAGE_SIZE = 20
+
+export function adminView(outlet: HTMLElement, scope: Scope) {
+  const status = notice()
   let page = 1
+  let shown: Page<User> | undefined
 
-  /** Runs an admin action and shows the API's refusal (the last admin, say) instead of failing silently. */
-  async function act(action: () => Promise<unknown>, done: string) {
-    try {
-      await action()
-      status.textContent = done
-    } catch (error) {
-      status.textContent = error instanceof Error ? error.message : String(error)
-    }
-    await refresh()
+  /** A control changed by hand: on failure it goes back to what the server still holds, and says why. */
+  async function change(
+    control: HTMLSelectElement | HTMLInputElement,
+    undo: () => void,
+    work: () => Promise<string>,
+  ) {
+    await holding(control, async () => {
+      try {
+        status.success(await work())
+      } catch (error) {
+        undo()
+        status.error(problemMessage(error))
+        if (isGone(error)) void refresh()
+      }
+    })
   }
 
+  function roleControl(user: User) {
+    const role = select(
+      'role',
+      [
+        ['user', 'user'],
+        ['admin', 'admin'],
+      ],
+      user.role,
+    )
+    role.setAttribute('aria-label', `Role of ${user.username}`)
+    role.addEventListener('change', () =>
+      change(
+        role,
+        () => {
+          role.value = user.role
+        },
+        async () => {
+          const updated = await setUserRole(user.id, role.value as Role)
+          user.role = updated.role
+          // Demoting yourself ends your admin pages; the session follows at once.
+          if (user.id === me()?.id) await loadMe()
+          return `${user.username} is now ${updated.role}.`
+        },
+      ),
+    )
+    return role
+  }
+
+  function activeControl(user: User) {
+    const self = user.id === me()?.id
+    const active = h('input', {
+      type: 'checkbox',
+      checked: user.isActive !== false,
+      'aria-label': `${user.username} is active`,
+      disabled: self,
+      title: self ? 'You cannot deactivate yourself' : undefined,
+    })
+    active.addEventListener('change', () =>
+      change(
+        active,
+        () => {
+          active.checked = user.isActive !== false
+        },
+        async () => {
+          const updated = await setUserActive(user.id, active.checked)
+          user.isActive = updated.isActive
+          return `${user.username} ${updated.isActive ? 'reactivated' : 'deactivated'}.`
+        },
+      ),
+    )
+    return active
+  }
+
+  const table = dataTable<User>('Users', [
+    {
+      label: 'User',
+      primary: true,
+      cell: (user) => [
+        h('span', { class: 'username' }, user.username),
+        user.id === me()?.id ? badge('you', 'neutral') : null,
+      ],
+    },
+    { label: 'Email', cell: (user) => h('span', { class: 'email' }, user.email), wide: true },
+    { label: 'Role', cell: roleControl },
+    { label: 'Active', cell: activeControl },
+    { label: 'Joined', cell: (user) => formatDate(user.createdAt), class: 'date' },
+    {
+      label: 'Actions',
+      actions: true,
+      cell: (user) =>
+        user.id === me()?.id
+          ? null
+          : confirmButton('Delete', `Delete user ${user.username}`, async () => {
+              const reload = () => {
+                page = pageAfterDelete(shown)
+                return refresh()
+              }
+              if (await deleteFromList(user.username, () => deleteUser(user.id), status, reload)) {
+                outlet.querySelector<HTMLElement>('.list-heading')?.focus()
+              }
+            }),
+    },
+  ])
+  const list = h('div', { class: 'list' }, table.element)
+  table.empty(LOADING)
+  const pages = pager('users', (next) => {
+    page = next
+    void refresh()
+  })
+
   async function refresh() {
-    const list = await api<Page<User>>('GET', `/users?page=${page}&pageSize=20`)
-    rows.replaceChildren(
-      ...list.items.map((user) => {
-        const self = user.id === me()?.id
-        const role = select(
-          'role',
-          [
-            ['user', 'user'],
-            ['admin', 'admin'],
-          ],
-          user.role,
-        )
-        role.setAttribute('aria-label', `Role of ${user.username}`)
-        role.addEventListener('change', () =>
-          act(
-            () => api('PUT', `/users/${user.id}/role`, { role: role.value }),
-            `${user.username} is now ${role.value}`,
-          ),
-        )
-        const active = h('input', {
-          type: 'checkbox',
-          checked: user.isActive !== false,
-          'aria-label': `${user.username} is active`,
-          disabled: self,
-        })
-        active.addEventListener('change', () =>
-          act(
-            () => api('PATCH', `/users/${user.id}`, { isActive: active.checked }),
-            `${user.username} ${active.checked ? 'reactivated' : 'deactivated'}`,
-          ),
-        )
-        return h(
-          'tr',
-          {},
-          h('td', {}, user.username),
-          h('td', {}, user.email),
-          h('td', {}, role),
-          h('td', {}, active),
-          h('td', {}, formatDate(user.createdAt)),
-          h(
-            'td',
-            {},
-            self
-              ? null
-              : confirmButton('Delete', `Delete user ${user.username}`, () =>
-                  act(() => api('DELETE', `/users/${user.id}`), `${user.username} deleted`),
-                ),
-          ),
-        )
-      }),
-    )
-    pager.replaceChildren(
-      ...pagerButtons(list, (next) => {
-        page = next
-        void refresh()
-      }),
-    )
+    try {
+      const result = await loadLatest(scope, 'list', list, (signal) => listUsers(page, PAGE_SIZE, signal))
+      if (!result) return
+      shown = result
+      table.render(result.items, (user) => ({
+        'data-id': user.id,
+        class: user.isActive === false ? 'inactive' : undefined,
+      }))
+      pages.update(result)
+    } catch (error) {
+      shown = undefined
+      pages.hide()
+      table.empty('Could not load the users.')
+      status.error(problemMessage(error), () => void refresh())
+    }
   }
 
   outlet.append(
-    h('h2', {}, 'Users'),
-    status,
-    h(
-      'div',
-      { class: 'table-wrap' },
-      h(
-        'table',
-        {},
-        h(
-          'thead',
-          {},
-          h(
-            'tr',
-            {},
-            ...['Username', 'Email', 'Role', 'Active', 'Joined', ''].map((t) => h('th', { scope: 'col' }, t)),
-          ),
-        ),
-        rows,
-      ),
-    ),
-    pager,
-    h('h2', {}, 'Everyone’s history'),
-    historyPanel(true),
+    h('h2', { class: 'list-heading', tabindex: '-1' }, 'Users'),
+    h('p', { class: 'muted' }, 'Everyone’s math calls are on the History page, with a filter by user.'),
+    status.element,
+    list,
+    pages.element,
   )
   void refresh()
 }
