@@ -39,7 +39,7 @@ export const EnvSchema = Type.Object({
   MATH_ENGINE: Type.Union([Type.Literal('auto'), Type.Literal('gmp'), Type.Literal('js')], {
     default: 'auto',
   }),
-  MATH_WORKER_MEMORY_MB: Type.Integer({ minimum: 64, maximum: 65_536, default: 1024 }),
+  MATH_WORKER_MEMORY_MB: Type.Integer({ minimum: 32, maximum: 65_536, default: 256 }),
   CACHE_MAX_BYTES: Type.Integer({ minimum: 0, default: 268_435_456 }),
   CACHE_REDIS_MAX_VALUE_BYTES: Type.Integer({ minimum: 0, default: 16_777_216 }),
   CACHE_REDIS_TTL_SECONDS: Type.Integer({ minimum: 1, default: 604_800 }),

@@ -25,14 +25,15 @@ export interface MathPoolOptions {
   registry: Registry
   /** auto: GMP when the addon loads; gmp: refuse to start without it; js: never. Default auto. */
   engine?: EnginePreference
-  /** Each worker's JavaScript heap cap, and GMP's working memory per computation. Default 1024. */
+  /** Each worker's JavaScript heap cap, and GMP's working memory per computation. Default 256. */
   workerMemoryMb?: number
-  /** A worker whose heap exceeds HEAVY_HEAP_BYTES after a task is retired once idle this long. Default 10 s. */
+  /** A worker whose heap exceeds heavyHeapBytes after a task is retired once idle this long. Default 10 s. */
   retireIdleMs?: number
+  /** Default 64 MiB: a worker's baseline, conversion tables included, is ~10–40 MB. */
+  heavyHeapBytes?: number
 }
 
-/** Past this a worker's heap counts as heavy: its baseline, conversion tables included, is ~10–40 MB. */
-const HEAVY_HEAP_BYTES = 64 * 2 ** 20
+const YOUNG_GENERATION_MB = 32
 
 type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>
 type PiscinaWorker = Parameters<NonNullable<PiscinaOptions['loadBalancer']>>[1][number]
@@ -56,14 +57,16 @@ export class MathPool {
   /** Workers being retired: the balancer hands them nothing while their thread winds down. */
   private readonly retiring = new Set<number>()
   private readonly retireIdleMs: number
+  private readonly heavyHeapBytes: number
   private readonly retirements: Counter
 
   constructor(private readonly options: MathPoolOptions) {
     const preference = options.engine ?? 'auto'
     selectEngine(preference)
     this.engine = engineInfo()
-    const memoryMb = options.workerMemoryMb ?? 1024
+    const memoryMb = options.workerMemoryMb ?? 256
     this.retireIdleMs = options.retireIdleMs ?? 10_000
+    this.heavyHeapBytes = options.heavyHeapBytes ?? 64 * 2 ** 20
     const workerData: WorkerSettings = { engine: preference, memoryLimitBytes: memoryMb * 2 ** 20 }
     this.pool = new Piscina({
       filename: workerFile,
@@ -71,7 +74,9 @@ export class MathPool {
       maxThreads: options.workers,
       maxQueue: options.queueMax,
       idleTimeout: 60_000,
-      resourceLimits: { maxOldGenerationSizeMb: memoryMb },
+      // Node lets a worker's young generation grow to 192 MB by default: bounded as well (bench:math
+      // measures the effect on speed).
+      resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       workerData,
       loadBalancer: (_task, workers) =>
         workers.find((worker) => worker.currentUsage === 0 && !this.retiring.has(worker.id)) ?? null,
@@ -89,7 +94,7 @@ export class MathPool {
     const pool = this.pool
     this.retirements = new Counter({
       name: 'math_pool_workers_retired_total',
-      help: 'Idle worker threads ended because a big computation left their heap over 64 MB',
+      help: 'Idle worker threads ended because a big computation left their heap large',
       registers: [options.registry],
     })
     new Gauge({
@@ -160,9 +165,9 @@ export class MathPool {
     }
   }
 
-  /** After each task: a worker over HEAVY_HEAP_BYTES is retired if it then stays idle for retireIdleMs. */
+  /** After each task: a worker over heavyHeapBytes is retired if it then stays idle for retireIdleMs. */
   private noteHeap({ threadId, heapBytes }: WorkerHeapReport): void {
-    if (heapBytes < HEAVY_HEAP_BYTES) {
+    if (heapBytes < this.heavyHeapBytes) {
       this.heavy.delete(threadId)
       return
     }
@@ -185,6 +190,11 @@ export class MathPool {
     this.retiring.add(threadId)
     this.retirements.inc()
     void thread.terminate()
+  }
+
+  /** Thread ids of the live workers (a retired or replaced worker's id is never reused). */
+  threadIds(): number[] {
+    return this.pool.threads.map((thread) => thread.threadId)
   }
 
   close(): Promise<void> {
