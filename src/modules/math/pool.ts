@@ -31,9 +31,13 @@ export interface MathPoolOptions {
   retireIdleMs?: number
   /** Default 64 MiB: a worker's baseline, conversion tables included, is ~10–40 MB. */
   heavyHeapBytes?: number
+  /** MATH_MAX_RESULT_DIGITS: JavaScript workers build decimal tables for up to min(this, 4 M) digits at start. */
+  maxResultDigits?: number
 }
 
 const YOUNG_GENERATION_MB = 32
+/** Decimal tables up to here cost a JavaScript worker ~0.3 s at start; larger ones are built when needed. */
+const PREPARED_DIGITS = 4_000_000
 
 type PiscinaOptions = NonNullable<ConstructorParameters<typeof Piscina>[0]>
 type PiscinaWorker = Parameters<NonNullable<PiscinaOptions['loadBalancer']>>[1][number]
@@ -67,7 +71,11 @@ export class MathPool {
     const memoryMb = options.workerMemoryMb ?? 256
     this.retireIdleMs = options.retireIdleMs ?? 10_000
     this.heavyHeapBytes = options.heavyHeapBytes ?? 64 * 2 ** 20
-    const workerData: WorkerSettings = { engine: preference, memoryLimitBytes: memoryMb * 2 ** 20 }
+    const workerData: WorkerSettings = {
+      engine: preference,
+      memoryLimitBytes: memoryMb * 2 ** 20,
+      prepareDigits: Math.min(PREPARED_DIGITS, options.maxResultDigits ?? PREPARED_DIGITS),
+    }
     this.pool = new Piscina({
       filename: workerFile,
       minThreads: 1,

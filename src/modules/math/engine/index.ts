@@ -19,7 +19,7 @@ export { factorialDigits, fibonacciDigits, powerDigits } from './estimate.js'
 export { factorial } from './factorial.js'
 export { fibonacci } from './fibonacci.js'
 export { powerExact, powerFloat, powerMod } from './power.js'
-export { toDecimal } from './to-decimal.js'
+export { prepareDecimalTables, toDecimal } from './to-decimal.js'
 
 export type MathOperation = 'fibonacci' | 'factorial' | 'power'
 

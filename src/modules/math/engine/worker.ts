@@ -2,6 +2,7 @@ import { getHeapStatistics } from 'node:v8'
 import { parentPort, threadId, workerData } from 'node:worker_threads'
 import { type ComputeBudget, type EnginePreference, selectEngine } from './backend.js'
 import { compute, type MathJob, type MathJobResult } from './index.js'
+import { prepareDecimalTables } from './to-decimal.js'
 
 /** What the pool sends: the job, and when its caller stops waiting for it (ms since the epoch). */
 export interface WorkerTask {
@@ -14,6 +15,8 @@ export interface WorkerSettings {
   engine: EnginePreference
   /** GMP's working memory per computation; the JavaScript heap is capped by the thread's resourceLimits. */
   memoryLimitBytes?: number
+  /** On the JavaScript engine: results up to this many digits find their decimal tables built at start. */
+  prepareDigits?: number
 }
 
 /** Sent after every task, so that the pool can retire a worker left holding a big heap. */
@@ -39,7 +42,9 @@ export function engineErrorCode(error: unknown): string | undefined {
 }
 
 const settings = workerData as Partial<WorkerSettings> | null | undefined
-if (settings?.engine) selectEngine(settings.engine)
+if (settings?.engine && selectEngine(settings.engine).name === 'js' && settings.prepareDigits) {
+  prepareDecimalTables(settings.prepareDigits)
+}
 
 /** Piscina entry point: one job per task (a bare MathJob runs without a deadline). */
 export default function run(task: WorkerTask | MathJob): MathJobResult {
