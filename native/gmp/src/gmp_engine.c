@@ -161,7 +161,11 @@ static void *gmp_realloc(void *ptr, size_t old_size, size_t new_size) {
     abort();
   }
   moved->size = new_size;
-  if (prev != NULL || state != NULL) link_block(state, moved);
+  /* A block stays in the arena it was in: one from outside any call never joins a call's arena. */
+  if (prev != NULL)
+    link_block(state, moved);
+  else
+    moved->prev = moved->next = NULL;
   __atomic_add_fetch(&total_bytes, new_size, __ATOMIC_RELAXED);
   __atomic_sub_fetch(&total_bytes, old, __ATOMIC_RELAXED);
   leave_alloc(state);

@@ -82,8 +82,7 @@ export class MathPool {
       maxThreads: options.workers,
       maxQueue: options.queueMax,
       idleTimeout: 60_000,
-      // Node lets a worker's young generation grow to 192 MB by default: bounded as well (bench:math
-      // measures the effect on speed).
+      // Node lets a worker's young generation grow to 192 MB by default: bounded as well.
       resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       workerData,
       loadBalancer: (_task, workers) =>
