@@ -266,8 +266,14 @@ async function parent(): Promise<void> {
   const haveGmp = !!loadGmp().gmp
   if (!haveGmp) console.error('the GMP addon is not built: GMP engine columns stay empty')
   if (!python) console.error('no python3 with gmpy2 (apt-get install python3-gmpy2): GMP columns stay empty')
+  // BENCH_KINDS=gmpy2,gmp,api-gmp and BENCH_INPUTS=1,3,5 (indices) run a subset, for quick checks.
+  const only = process.env.BENCH_KINDS?.split(',')
+  const inputs = process.env.BENCH_INPUTS?.split(',').map(Number) ?? INPUTS.map((_, i) => i)
   const kinds = ['js', 'gmp', 'gmpy2', 'api-gmp', 'api-js'].filter(
-    (kind) => (haveGmp || !kind.includes('gmp') || kind === 'gmpy2') && (python || kind !== 'gmpy2'),
+    (kind) =>
+      (haveGmp || !kind.includes('gmp') || kind === 'gmpy2') &&
+      (python || kind !== 'gmpy2') &&
+      (!only || only.includes(kind)),
   )
   type Sample = Record<string, number[]>
   const samples: Sample[] = INPUTS.map(() => ({}))
@@ -277,8 +283,64 @@ async function parent(): Promise<void> {
   }
   let gmpVersion = ''
   const prepMs: number[] = []
+  /** The table so far: printed after every round, so that a run cut short still reports. */
+  const printTable = (roundsDone: number) => {
+    const fmt = (ms: number | undefined): string =>
+      ms === undefined ? '–' : ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0)
+    const cpu = cpus()
+    console.log(
+      `\n### Math engines — ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ` +
+        `${platform()} ${release()}, ${gmpVersion ? `${gmpVersion} (gmpy2)` : 'no gmpy2'}; medians of ${roundsDone} rounds\n`,
+    )
+    const header = [
+      'input',
+      'digits',
+      'gmpy2 ms (CPU)',
+      'GMP addon first / warm ms',
+      'JS first / warm ms',
+      'API cold, GMP ms (CPU)',
+      'API cold, JS ms (CPU)',
+      'API GMP / gmpy2: wall, CPU',
+      'JS first / gmpy2: wall, CPU',
+      'JS warm / gmpy2: wall, CPU',
+      'API JS / gmpy2: wall, CPU',
+    ]
+    console.log(`| ${header.join(' | ')} |`)
+    console.log(`|${header.map((_, k) => (k === 0 ? '---' : '---:')).join('|')}|`)
+    const ratio = (a: number[] | undefined, b: number[] | undefined): string => {
+      if (!a || !b) return '–'
+      // Median of per-round ratios: each pair ran in the same round, close in time.
+      return `${median(a.map((x, k) => x / b[k]!)).toFixed(2)}×`
+    }
+    for (const [i, input] of INPUTS.entries()) {
+      if (!inputs.includes(i)) continue
+      const s = samples[i]!
+      const m = (key: string) => (s[key] ? median(s[key]) : undefined)
+      const both = (wall: string, cpuKey: string) =>
+        `${ratio(s[wall], s.gmpy2)}, ${ratio(s[cpuKey], s.gmpy2Cpu)}`
+      console.log(
+        `| ${[
+          input.label,
+          (m('digits') ?? 0).toLocaleString('en-US'),
+          `${fmt(m('gmpy2'))} (${fmt(m('gmpy2Cpu'))})`,
+          `${fmt(m('gmpFirst'))} / ${fmt(m('gmpWarm'))}`,
+          `${fmt(m('jsFirst'))} / ${fmt(m('jsWarm'))}`,
+          `${fmt(m('api-gmp'))} (${fmt(m('api-gmp-cpu'))})`,
+          `${fmt(m('api-js'))} (${fmt(m('api-js-cpu'))})`,
+          both('api-gmp', 'api-gmp-cpu'),
+          both('jsFirst', 'jsFirstCpu'),
+          both('jsWarm', 'jsWarmCpu'),
+          both('api-js', 'api-js-cpu'),
+        ].join(' | ')} |`,
+      )
+    }
+    console.log(
+      `\nJS first is the first call in a fresh worker, after the tables a worker builds at start (${prepMs.length ? fmt(median(prepMs)) : '–'} ms, paid once per worker, not per request). API cold: a fresh server with an empty cache and its worker started, one GET through real HTTP until the client has the whole body; its CPU is the whole process's (all threads, the in-process client included). gmpy2: best of up to 20 runs within 0.2 s (one run for slow inputs); its CPU is one compute + str.`,
+    )
+  }
   for (let round = 0; round < rounds; round++) {
     for (const [i, input] of INPUTS.entries()) {
+      if (!inputs.includes(i)) continue
       // Rotate the order each round and input, so no kind always runs after the same neighbour.
       const order = kinds.map((_, k) => kinds[(k + round + i) % kinds.length]!)
       for (const kind of order) {
@@ -304,59 +366,8 @@ async function parent(): Promise<void> {
       }
       console.error(`round ${round + 1}/${rounds}: ${input.label} done`)
     }
+    printTable(round + 1)
   }
-
-  const fmt = (ms: number | undefined): string =>
-    ms === undefined ? '–' : ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0)
-  const cpu = cpus()
-  console.log(
-    `\n### Math engines — ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ` +
-      `${platform()} ${release()}, ${gmpVersion ? `${gmpVersion} (gmpy2)` : 'no gmpy2'}; medians of ${rounds} rounds\n`,
-  )
-  const header = [
-    'input',
-    'digits',
-    'gmpy2 ms (CPU)',
-    'GMP addon first / warm ms',
-    'JS first / warm ms',
-    'API cold, GMP ms (CPU)',
-    'API cold, JS ms (CPU)',
-    'API GMP / gmpy2: wall, CPU',
-    'JS first / gmpy2: wall, CPU',
-    'JS warm / gmpy2: wall, CPU',
-    'API JS / gmpy2: wall, CPU',
-  ]
-  console.log(`| ${header.join(' | ')} |`)
-  console.log(`|${header.map((_, k) => (k === 0 ? '---' : '---:')).join('|')}|`)
-  const ratio = (a: number[] | undefined, b: number[] | undefined): string => {
-    if (!a || !b) return '–'
-    // Median of per-round ratios: each pair ran in the same round, close in time.
-    return `${median(a.map((x, k) => x / b[k]!)).toFixed(2)}×`
-  }
-  for (const [i, input] of INPUTS.entries()) {
-    const s = samples[i]!
-    const m = (key: string) => (s[key] ? median(s[key]) : undefined)
-    const both = (wall: string, cpu: string, reference = 'gmpy2') =>
-      `${ratio(s[wall], s[reference])}, ${ratio(s[cpu], s[`${reference}Cpu`])}`
-    console.log(
-      `| ${[
-        input.label,
-        (m('digits') ?? 0).toLocaleString('en-US'),
-        `${fmt(m('gmpy2'))} (${fmt(m('gmpy2Cpu'))})`,
-        `${fmt(m('gmpFirst'))} / ${fmt(m('gmpWarm'))}`,
-        `${fmt(m('jsFirst'))} / ${fmt(m('jsWarm'))}`,
-        `${fmt(m('api-gmp'))} (${fmt(m('api-gmp-cpu'))})`,
-        `${fmt(m('api-js'))} (${fmt(m('api-js-cpu'))})`,
-        both('api-gmp', 'api-gmp-cpu'),
-        both('jsFirst', 'jsFirstCpu'),
-        both('jsWarm', 'jsWarmCpu'),
-        both('api-js', 'api-js-cpu'),
-      ].join(' | ')} |`,
-    )
-  }
-  console.log(
-    `\nJS first is the first call in a fresh worker, after the tables a worker builds at start (${fmt(median(prepMs))} ms, paid once per worker, not per request). API cold: a fresh server with an empty cache and its worker started, one GET through real HTTP until the client has the whole body; its CPU is the whole process's (all threads, the in-process client included). gmpy2: best of up to 20 runs within 0.2 s (one run for slow inputs); its CPU is one compute + str.`,
-  )
 
   if (process.env.BENCH_MEMORY !== '0') {
     console.log(
