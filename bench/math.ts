@@ -371,9 +371,9 @@ async function parent(): Promise<void> {
 
   if (process.env.BENCH_MEMORY !== '0') {
     console.log(
-      '\n| engine | RSS idle MB | RSS peak MB | RSS after the jobs MB | RSS 12 s later MB | workers retired |',
+      '\n| engine | RSS idle MB | RSS peak MB | RSS after the jobs MB | RSS 12 s later MB | main-thread heap MB | workers retired |',
     )
-    console.log('|---|---:|---:|---:|---:|---:|')
+    console.log('|---|---:|---:|---:|---:|---:|---:|')
     for (const engine of haveGmp ? (['gmp', 'js'] as const) : (['js'] as const)) {
       const r = runChild(['memory', engine, '0'])
       console.log(
