@@ -22,7 +22,13 @@ ARG NODE_IMAGE=node:24-slim
 # --- every dependency, to compile --------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps-dev
 WORKDIR /app
+# GMP engine (native/gmp): a C toolchain, Python for node-gyp, and GMP's headers, to build the addon.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends g++ make python3 libgmp-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# The optional local package @mathapi/gmp (file:native/gmp): npm links it from here.
+COPY native/gmp/package.json native/gmp/
 RUN --mount=type=cache,target=/root/.npm \
     if npm ci --dry-run --ignore-scripts --no-audit --no-fund >/dev/null 2>&1; then \
       npm ci --ignore-scripts --no-audit --no-fund; \
@@ -35,11 +41,15 @@ RUN --mount=type=cache,target=/root/.npm \
 FROM deps-dev AS build
 COPY . .
 RUN npm run build
+# `--ignore-scripts` above skipped the addon's build: build it now, and fail here if it does not load.
+RUN npm rebuild @mathapi/gmp --foreground-scripts \
+ && node -e "console.log('GMP engine: GMP ' + require('@mathapi/gmp').version)"
 
 # --- production dependencies only --------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps-prod
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY native/gmp/package.json native/gmp/
 RUN --mount=type=cache,target=/root/.npm \
     if npm ci --dry-run --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null 2>&1; then \
       npm ci --omit=dev --ignore-scripts --no-audit --no-fund; \
@@ -51,6 +61,10 @@ RUN --mount=type=cache,target=/root/.npm \
 # --- runtime -----------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
+# GMP's runtime library, for the GMP engine's addon.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgmp10 \
+ && rm -rf /var/lib/apt/lists/*
 # Only variables from the README configuration table. DATA_DIR holds uploads (and, for a lone instance
 # without JWT_SECRET, the generated secret); mount a volume there, shared by every replica.
 ENV PORT=8000 \
@@ -60,6 +74,11 @@ ENV PORT=8000 \
 COPY --from=deps-prod /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# GMP engine: the built addon with its loader (node_modules/@mathapi/gmp links here). MATH_ENGINE=gmp
+# makes a container without it refuse to start instead of running 3–5× slower.
+COPY --from=build /app/native/gmp/package.json /app/native/gmp/index.cjs native/gmp/
+COPY --from=build /app/native/gmp/build/Release/gmp.node native/gmp/build/Release/
+ENV MATH_ENGINE=gmp
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

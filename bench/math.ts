@@ -1,86 +1,243 @@
 /**
- * Math engine cost: computing F(n), n! and 7^e, then converting to decimal with our toDecimal against
- * V8's toString, and against GMP (gmpy2) on the same inputs when it is installed.
- * Run: npm run bench:math   (GMP_PYTHON=/path/to/python3 to pick the interpreter that has gmpy2)
+ * Math engines against GMP, and the whole service on a cold cache.
+ *
+ * For each input, in every round and in rotating order, each in a fresh process:
+ *   - js, gmp: the job on one engine, as a worker runs it (compute + decimal conversion). "first" is the first
+ *     call in a fresh worker (a JavaScript worker has built its start-up tables, as the pool's workers do);
+ *     "warm" the median of the calls after it.
+ *   - gmpy2: GMP itself from Python (gmpy2's fib / fac / pow, then str), best of a few runs.
+ *   - api: a fresh server (buildApp, SQLite, empty cache, its worker started) answering one GET for the
+ *     input through real HTTP: wall time until the client has the whole body, and the CPU the process (all
+ *     threads, the in-process client included) spent meanwhile.
+ * Ratios are medians of per-round ratios, in wall time and in CPU time: on a shared, busy machine wall
+ * times stretch with other people's load, CPU times much less. Then, per engine, the server's RSS through a sequence of big jobs and
+ * after it has been idle (heavy workers retired).
+ *
+ * Run: npm run bench:math   (BENCH_ROUNDS=3, BENCH_MEMORY=0 skips the RSS part; GMP_PYTHON picks the
+ * python3 that has gmpy2: apt-get install python3-gmpy2)
  */
 import { spawnSync } from 'node:child_process'
-import { cpus, platform, release } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, platform, release, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { factorial, fibonacci, powerExact, toDecimal } from '../src/modules/math/engine/index.js'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import {
+  computeGmp,
+  computeJs,
+  loadGmp,
+  type MathJob,
+  prepareDecimalTables,
+} from '../src/modules/math/engine/index.js'
 
-/** Rows run smallest first; once this much time is spent the remaining rows are skipped. */
-const BUDGET_MS = 75_000
-
-interface Case {
-  op: 'fibonacci' | 'factorial' | 'power'
-  n: number
+interface Input {
   label: string
-  run: () => bigint
+  job: MathJob
+  path: string
+  gmpy2: { op: 'fibonacci' | 'factorial' | 'power'; n: number }
 }
 
-const cases: Case[] = [
-  ...[1e4, 1e5, 1e6, 1e7].map((n) => ({
-    op: 'fibonacci' as const,
-    n,
+const INPUTS: Input[] = [
+  ...[1e6, 1e7].map((n) => ({
     label: `F(10^${Math.log10(n)})`,
-    run: () => fibonacci(n),
+    job: { op: 'fibonacci', n } as MathJob,
+    path: `/math/fibonacci/${n}`,
+    gmpy2: { op: 'fibonacci' as const, n },
   })),
-  ...[1e4, 1e5, 1e6].map((n) => ({
-    op: 'factorial' as const,
-    n,
+  ...[1e5, 1e6].map((n) => ({
     label: `(10^${Math.log10(n)})!`,
-    run: () => factorial(n),
+    job: { op: 'factorial', n } as MathJob,
+    path: `/math/factorial/${n}`,
+    gmpy2: { op: 'factorial' as const, n },
   })),
-  ...[1e4, 1e5, 1e6, 1e7].map((n) => ({
-    op: 'power' as const,
-    n,
+  ...[1e6, 1e7].map((n) => ({
     label: `7^(10^${Math.log10(n)})`,
-    run: () => powerExact(7n, BigInt(n)),
+    job: { op: 'power', base: '7', exponent: String(n) } as MathJob,
+    path: `/math/power?base=7&exponent=${n}`,
+    gmpy2: { op: 'power' as const, n },
   })),
 ]
 
-/** One run for slow work; best of several within ~0.2 s for fast work, where one run is mostly noise. */
-function bestMs<T>(fn: () => T): { value: T; ms: number } {
-  let started = performance.now()
-  const value = fn()
-  let best = performance.now() - started
-  let spent = best
-  for (let runs = 1; best < 20 && spent < 200 && runs < 20; runs++) {
-    started = performance.now()
-    fn()
-    const elapsed = performance.now() - started
-    best = Math.min(best, elapsed)
-    spent += elapsed
-  }
-  return { value, ms: best }
+const self = fileURLToPath(import.meta.url)
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
+/** The JavaScript worker's start-up tables (pool.ts PREPARED_DIGITS at the default limits). */
+const PREPARED_DIGITS = 4_000_000
 
-interface Row {
-  c: Case
-  digits: number
-  computeMs: number
-  firstMs: number
-  cachedMs: number
-  nativeMs: number
-  same: boolean
-}
+// ---------------------------------------------------------------------------------------------------
+// Children: each measurement in a fresh process, printing one JSON line.
 
-const benchStart = performance.now()
-const rows: Row[] = []
-for (const c of cases) {
-  if (performance.now() - benchStart > BUDGET_MS) {
-    console.error(`skipping ${c.label}: time budget spent`)
-    continue
-  }
-  const { value, ms: computeMs } = bestMs(c.run)
-  // The first conversion at a new size also builds the reciprocals of the new, larger powers of ten.
+async function engineChild(engine: 'js' | 'gmp', input: Input): Promise<object> {
+  const { gmp } = loadGmp()
+  if (engine === 'gmp' && !gmp) throw new Error('the GMP addon is not built')
   const started = performance.now()
-  const ours = toDecimal(value)
-  const firstMs = performance.now() - started
-  const cachedMs = bestMs(() => toDecimal(value)).ms
-  const { value: native, ms: nativeMs } = bestMs(() => value.toString())
-  rows.push({ c, digits: native.length, computeMs, firstMs, cachedMs, nativeMs, same: ours === native })
-  console.error(`${c.label}: done`)
+  if (engine === 'js') prepareDecimalTables(PREPARED_DIGITS)
+  const prepMs = performance.now() - started
+  const run = () => {
+    const cpu = process.cpuUsage()
+    const t = performance.now()
+    const r = engine === 'js' ? computeJs(input.job) : computeGmp(gmp!, input.job)
+    const used = process.cpuUsage(cpu)
+    return { ms: performance.now() - t, cpuMs: (used.user + used.system) / 1000, digits: r.digits }
+  }
+  const first = run()
+  const warm = Array.from({ length: first.ms > 1000 ? 2 : 4 }, () => run())
+  return {
+    firstMs: first.ms,
+    firstCpuMs: first.cpuMs,
+    warmMs: median(warm.map((w) => w.ms)),
+    warmCpuMs: median(warm.map((w) => w.cpuMs)),
+    digits: first.digits,
+    prepMs,
+  }
+}
+
+async function startServer(
+  engine: 'js' | 'gmp',
+  dir: string,
+): Promise<{ app: FastifyInstance; url: string }> {
+  const config = loadConfig({
+    DATABASE_URL: `sqlite:${join(dir, 'app.db')}`,
+    DATA_DIR: dir,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    LOG_LEVEL: 'silent',
+    MATH_ENGINE: engine,
+    MATH_TIMEOUT_MS: '600000',
+    // The socket of a request waiting for a computation is closed after this + 5 s without traffic.
+    REQUEST_TIMEOUT_MS: '600000',
+    RATE_LIMIT_AUTH: '0',
+    RATE_LIMIT_READ: '0',
+    RATE_LIMIT_WRITE: '0',
+  })
+  const app = await buildApp(config, { logger: false })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (!address || typeof address === 'string') throw new Error('no address')
+  return { app, url: `http://127.0.0.1:${address.port}/api/v1` }
+}
+
+async function token(url: string): Promise<string> {
+  const user = { username: 'bench', email: 'bench@example.com', password: 'bench-password-1234' }
+  const post = (path: string, body: object) =>
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  if ((await post('/auth/register', user)).status !== 201) throw new Error('register failed')
+  const login = await post('/auth/login', { username: user.username, password: user.password })
+  return ((await login.json()) as { access_token: string }).access_token
+}
+
+async function apiChild(engine: 'js' | 'gmp', input: Input): Promise<object> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-math-'))
+  const { app, url } = await startServer(engine, dir)
+  try {
+    const headers = { authorization: `Bearer ${await token(url)}` }
+    // A freshly started server's worker is up: one small pool job (another cache key) waits for it.
+    const warm = await fetch(`${url}/math/fibonacci/30000`, { headers })
+    if (warm.status !== 200) throw new Error(`warm-up answered ${warm.status}`)
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    const response = await fetch(`${url}${input.path}`, { headers })
+    const text = await response.text()
+    const ms = performance.now() - started
+    const used = process.cpuUsage(cpu)
+    const body = JSON.parse(text) as { digits: number; cached: boolean }
+    if (response.status !== 200 || body.cached)
+      throw new Error(`answered ${response.status}, cached ${body.cached}`)
+    return { ms, cpuMs: (used.user + used.system) / 1000, digits: body.digits }
+  } finally {
+    await app.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** RSS of the whole server through big jobs, two at a time, then after the heavy workers retire. */
+async function memoryChild(engine: 'js' | 'gmp'): Promise<object> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-math-'))
+  const { app, url } = await startServer(engine, dir)
+  try {
+    const headers = { authorization: `Bearer ${await token(url)}` }
+    await fetch(`${url}/math/fibonacci/30000`, { headers })
+    const mb = () => process.memoryUsage().rss / 2 ** 20
+    const idle = mb()
+    let peak = idle
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, mb())
+    }, 50)
+    const paths = [
+      '/math/factorial/1000000',
+      '/math/factorial/999999',
+      '/math/fibonacci/10000000',
+      '/math/power?base=7&exponent=10000000',
+      '/math/power?base=7&exponent=9999999',
+      '/math/fibonacci/9999999',
+      '/math/factorial/999998',
+      '/math/power?base=3&exponent=15000000',
+    ]
+    for (let i = 0; i < paths.length; i += 2) {
+      await Promise.all(
+        paths.slice(i, i + 2).map(async (path) => {
+          const response = await fetch(`${url}${path}`, { headers })
+          if (response.status !== 200) throw new Error(`${path} answered ${response.status}`)
+          await response.arrayBuffer()
+        }),
+      )
+    }
+    clearInterval(sampler)
+    const after = mb()
+    // Retirement: 10 s idle (pool default), then a moment for the threads to end.
+    await new Promise((resolve) => setTimeout(resolve, 12_000))
+    const retiredLine = (await (await fetch(url.replace('/api/v1', '/metrics'))).text())
+      .split('\n')
+      .find((line) => line.startsWith('math_pool_workers_retired_total '))
+    const { heapTotal, external } = process.memoryUsage()
+    return {
+      idleMb: idle,
+      peakMb: peak,
+      afterMb: after,
+      settledMb: mb(),
+      mainHeapMb: (heapTotal + external) / 2 ** 20,
+      retired: Number(retiredLine?.split(' ')[1] ?? 0),
+    }
+  } finally {
+    await app.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+async function child(): Promise<void> {
+  const [, , , kind, engine, index] = process.argv
+  const input = INPUTS[Number(index)]!
+  const result =
+    kind === 'engine'
+      ? await engineChild(engine as 'js' | 'gmp', input)
+      : kind === 'api'
+        ? await apiChild(engine as 'js' | 'gmp', input)
+        : await memoryChild(engine as 'js' | 'gmp')
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+  process.exit(0)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Parent: rounds, interleaving, table.
+
+function runChild(args: string[]): Record<string, number> {
+  const out = spawnSync(process.execPath, [...process.execArgv, self, '--child', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+    timeout: 600_000,
+  })
+  const line = out.stdout.trim().split('\n').pop()
+  if (out.status !== 0 || !line) throw new Error(`child ${args.join(' ')} failed: ${out.stderr.slice(-2000)}`)
+  return JSON.parse(line)
 }
 
 function findGmpPython(): string | undefined {
@@ -88,68 +245,146 @@ function findGmpPython(): string | undefined {
   return candidates.find((py) => spawnSync(py, ['-c', 'import gmpy2'], { stdio: 'ignore' }).status === 0)
 }
 
-interface GmpResult {
-  computeMs: number
-  strMs: number
-  digits: number
-}
-
-function runGmp(): { version: string; results: GmpResult[] } | undefined {
-  const python = findGmpPython()
-  if (!python) return undefined
+function runGmpy2(
+  python: string,
+  input: Input,
+): { ms: number; cpuMs: number; digits: number; version: string } {
   const script = fileURLToPath(new URL('./gmp-reference.py', import.meta.url))
-  const input = JSON.stringify(rows.map((r) => ({ op: r.c.op, n: r.c.n })))
-  const out = spawnSync(python, [script], { input, encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 20 })
-  if (out.status !== 0) {
-    console.error(`GMP reference failed: ${out.stderr || out.error?.message}`)
-    return undefined
+  const out = spawnSync(python, [script], { input: JSON.stringify([input.gmpy2]), encoding: 'utf8' })
+  if (out.status !== 0) throw new Error(`gmpy2 failed: ${out.stderr}`)
+  const parsed = JSON.parse(out.stdout) as {
+    gmp: string
+    results: { computeMs: number; strMs: number; cpuMs: number; digits: number }[]
   }
-  const parsed = JSON.parse(out.stdout) as { gmp: string; results: GmpResult[] }
-  return { version: parsed.gmp, results: parsed.results }
+  const r = parsed.results[0]!
+  return { ms: r.computeMs + r.strMs, cpuMs: r.cpuMs, digits: r.digits, version: parsed.gmp }
 }
 
-const gmp = runGmp()
-
-const fmt = (ms: number): string => (ms < 1 ? ms.toFixed(3) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0))
-const cpu = cpus()
-console.log(
-  `\n### Math engine — ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ` +
-    `${platform()} ${release()}${gmp ? `, ${gmp.version} via gmpy2` : ', GMP not available'}\n`,
-)
-const header = [
-  'input',
-  'digits',
-  'compute ms',
-  'toDecimal ms (first)',
-  'toDecimal ms (cached)',
-  'toString ms',
-  'toString / toDecimal',
-  'total ms',
-]
-if (gmp) header.push('GMP compute ms', 'GMP str ms', 'GMP total ms', 'ours / GMP')
-console.log(`| ${header.join(' | ')} |`)
-console.log(`|${header.map(() => '---').join('|')}|`)
-rows.forEach((r, i) => {
-  const total = r.computeMs + r.cachedMs
-  const cells = [
-    r.c.label,
-    r.digits.toLocaleString('en-US'),
-    fmt(r.computeMs),
-    fmt(r.firstMs) + (r.same ? '' : ' (MISMATCH)'),
-    fmt(r.cachedMs),
-    fmt(r.nativeMs),
-    `${(r.nativeMs / r.cachedMs).toFixed(2)}×`,
-    fmt(total),
-  ]
-  const g = gmp?.results[i]
-  if (g) {
-    const gTotal = g.computeMs + g.strMs
-    cells.push(fmt(g.computeMs), fmt(g.strMs), fmt(gTotal), `${(total / gTotal).toFixed(1)}×`)
+async function parent(): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+  const python = findGmpPython()
+  const haveGmp = !!loadGmp().gmp
+  if (!haveGmp) console.error('the GMP addon is not built: GMP engine columns stay empty')
+  if (!python) console.error('no python3 with gmpy2 (apt-get install python3-gmpy2): GMP columns stay empty')
+  // BENCH_KINDS=gmpy2,gmp,api-gmp and BENCH_INPUTS=1,3,5 (indices) run a subset, for quick checks.
+  const only = process.env.BENCH_KINDS?.split(',')
+  const inputs = process.env.BENCH_INPUTS?.split(',').map(Number) ?? INPUTS.map((_, i) => i)
+  const kinds = ['js', 'gmp', 'gmpy2', 'api-gmp', 'api-js'].filter(
+    (kind) =>
+      (haveGmp || !kind.includes('gmp') || kind === 'gmpy2') &&
+      (python || kind !== 'gmpy2') &&
+      (!only || only.includes(kind)),
+  )
+  type Sample = Record<string, number[]>
+  const samples: Sample[] = INPUTS.map(() => ({}))
+  const push = (i: number, key: string, value: number) => {
+    const s = samples[i]!
+    s[key] = [...(s[key] ?? []), value]
   }
-  console.log(`| ${cells.join(' | ')} |`)
-})
-console.log(
-  '\ntotal = compute + cached toDecimal, what a long-lived worker pays. "first" is the first conversion in' +
-    ' this process at that size: it also computes the reciprocals for powers of ten larger than any seen' +
-    ' before (rows run smallest first). Fast rows are best of several runs, slow rows a single run.',
-)
+  let gmpVersion = ''
+  const prepMs: number[] = []
+  /** The table so far: printed after every round, so that a run cut short still reports. */
+  const printTable = (roundsDone: number) => {
+    const fmt = (ms: number | undefined): string =>
+      ms === undefined ? '–' : ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0)
+    const cpu = cpus()
+    console.log(
+      `\n### Math engines — ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ` +
+        `${platform()} ${release()}, ${gmpVersion ? `${gmpVersion} (gmpy2)` : 'no gmpy2'}; medians of ${roundsDone} rounds\n`,
+    )
+    const header = [
+      'input',
+      'digits',
+      'gmpy2 ms (CPU)',
+      'GMP addon first / warm ms',
+      'JS first / warm ms',
+      'API cold, GMP ms (CPU)',
+      'API cold, JS ms (CPU)',
+      'API GMP / gmpy2: wall, CPU',
+      'JS first / gmpy2: wall, CPU',
+      'JS warm / gmpy2: wall, CPU',
+      'API JS / gmpy2: wall, CPU',
+    ]
+    console.log(`| ${header.join(' | ')} |`)
+    console.log(`|${header.map((_, k) => (k === 0 ? '---' : '---:')).join('|')}|`)
+    const ratio = (a: number[] | undefined, b: number[] | undefined): string => {
+      if (!a || !b) return '–'
+      // Median of per-round ratios: each pair ran in the same round, close in time.
+      return `${median(a.map((x, k) => x / b[k]!)).toFixed(2)}×`
+    }
+    for (const [i, input] of INPUTS.entries()) {
+      if (!inputs.includes(i)) continue
+      const s = samples[i]!
+      const m = (key: string) => (s[key] ? median(s[key]) : undefined)
+      const both = (wall: string, cpuKey: string) =>
+        `${ratio(s[wall], s.gmpy2)}, ${ratio(s[cpuKey], s.gmpy2Cpu)}`
+      console.log(
+        `| ${[
+          input.label,
+          (m('digits') ?? 0).toLocaleString('en-US'),
+          `${fmt(m('gmpy2'))} (${fmt(m('gmpy2Cpu'))})`,
+          `${fmt(m('gmpFirst'))} / ${fmt(m('gmpWarm'))}`,
+          `${fmt(m('jsFirst'))} / ${fmt(m('jsWarm'))}`,
+          `${fmt(m('api-gmp'))} (${fmt(m('api-gmp-cpu'))})`,
+          `${fmt(m('api-js'))} (${fmt(m('api-js-cpu'))})`,
+          both('api-gmp', 'api-gmp-cpu'),
+          both('jsFirst', 'jsFirstCpu'),
+          both('jsWarm', 'jsWarmCpu'),
+          both('api-js', 'api-js-cpu'),
+        ].join(' | ')} |`,
+      )
+    }
+    console.log(
+      `\nJS first is the first call in a fresh worker, after the tables a worker builds at start (${prepMs.length ? fmt(median(prepMs)) : '–'} ms, paid once per worker, not per request). API cold: a fresh server with an empty cache and its worker started, one GET through real HTTP until the client has the whole body; its CPU is the whole process's (all threads, the in-process client included). gmpy2: best of up to 20 runs within 0.2 s (one run for slow inputs); its CPU is one compute + str.`,
+    )
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, input] of INPUTS.entries()) {
+      if (!inputs.includes(i)) continue
+      // Rotate the order each round and input, so no kind always runs after the same neighbour.
+      const order = kinds.map((_, k) => kinds[(k + round + i) % kinds.length]!)
+      for (const kind of order) {
+        if (kind === 'js' || kind === 'gmp') {
+          const r = runChild(['engine', kind, String(i)])
+          push(i, `${kind}First`, r.firstMs!)
+          push(i, `${kind}Warm`, r.warmMs!)
+          push(i, `${kind}FirstCpu`, r.firstCpuMs!)
+          push(i, `${kind}WarmCpu`, r.warmCpuMs!)
+          push(i, 'digits', r.digits!)
+          if (kind === 'js') prepMs.push(r.prepMs!)
+        } else if (kind === 'gmpy2') {
+          const r = runGmpy2(python!, input)
+          gmpVersion = r.version
+          push(i, 'gmpy2', r.ms)
+          push(i, 'gmpy2Cpu', r.cpuMs)
+        } else {
+          const engine = kind.slice(4)
+          const r = runChild(['api', engine, String(i)])
+          push(i, `api-${engine}`, r.ms!)
+          push(i, `api-${engine}-cpu`, r.cpuMs!)
+        }
+      }
+      console.error(`round ${round + 1}/${rounds}: ${input.label} done`)
+    }
+    printTable(round + 1)
+  }
+
+  if (process.env.BENCH_MEMORY !== '0') {
+    console.log(
+      '\n| engine | RSS idle MB | RSS peak MB | RSS after the jobs MB | RSS 12 s later MB | main-thread heap MB | workers retired |',
+    )
+    console.log('|---|---:|---:|---:|---:|---:|---:|')
+    for (const engine of haveGmp ? (['gmp', 'js'] as const) : (['js'] as const)) {
+      const r = runChild(['memory', engine, '0'])
+      console.log(
+        `| ${engine} | ${r.idleMb!.toFixed(0)} | ${r.peakMb!.toFixed(0)} | ${r.afterMb!.toFixed(0)} | ${r.settledMb!.toFixed(0)} | ${r.mainHeapMb!.toFixed(0)} | ${r.retired} |`,
+      )
+    }
+    console.log(
+      '\nEight big jobs (three 10^6-sized factorials, two F(10^7)-sized, three 7^(10^7)-sized), two at a time, on one server with the default MATH_WORKER_MEMORY_MB (256) and MATH_WORKERS (cores); the results stay in its cache (about 45 MB).',
+    )
+  }
+}
+
+if (process.argv[2] === '--child') await child()
+else await parent()

@@ -102,6 +102,14 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     log,
   )
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
+  log.info(
+    {
+      engine: pool.engine.name,
+      version: pool.engine.version,
+      ...(pool.engine.reason ? { reason: pool.engine.reason } : {}),
+    },
+    pool.engine.name === 'gmp' ? 'math engine: GMP (native addon)' : 'math engine: JavaScript (V8 BigInt)',
+  )
   const cacheNamed = (name: string) =>
     new TwoTierCache({
       name,
@@ -195,6 +203,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       metrics,
     }),
     history,
+    mathEngine: pool.engine,
     math: createMathService({
       pool,
       cache: cacheNamed('math'),
@@ -327,7 +336,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const dependencies: DependencyCheck[] = [{ name: 'database', required: true, check: () => database.ping() }]
   if (redis) dependencies.push({ name: 'redis', required: false, check: () => redis.ping() })
-  await app.register(healthRoutes, { dependencies })
+  const { name: engine, version } = services.mathEngine
+  await app.register(healthRoutes, { dependencies, mathEngine: { engine, version } })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

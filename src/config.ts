@@ -36,6 +36,10 @@ export const EnvSchema = Type.Object({
   MATH_MAX_FIBONACCI_N: Type.Integer({ minimum: 0, default: 10_000_000 }),
   MATH_MAX_FACTORIAL_N: Type.Integer({ minimum: 0, default: 1_000_000 }),
   MATH_MAX_RESULT_DIGITS: Type.Integer({ minimum: 1, default: 10_000_000 }),
+  MATH_ENGINE: Type.Union([Type.Literal('auto'), Type.Literal('gmp'), Type.Literal('js')], {
+    default: 'auto',
+  }),
+  MATH_WORKER_MEMORY_MB: Type.Integer({ minimum: 32, maximum: 65_536, default: 256 }),
   CACHE_MAX_BYTES: Type.Integer({ minimum: 0, default: 268_435_456 }),
   CACHE_REDIS_MAX_VALUE_BYTES: Type.Integer({ minimum: 0, default: 16_777_216 }),
   CACHE_REDIS_TTL_SECONDS: Type.Integer({ minimum: 1, default: 604_800 }),
@@ -82,6 +86,10 @@ export interface Config {
     readonly maxFibonacciN: number
     readonly maxFactorialN: number
     readonly maxResultDigits: number
+    /** auto: GMP when its addon is built, else JavaScript; gmp: refuse to start without it; js: never GMP. */
+    readonly engine: 'auto' | 'gmp' | 'js'
+    /** Each worker's JavaScript heap cap, and GMP's working memory per computation, in MiB. */
+    readonly workerMemoryMb: number
   }
   readonly files: {
     /** Where uploaded bytes live (default DATA_DIR/uploads). */
@@ -247,6 +255,8 @@ export function loadConfig(
       maxFibonacciN: raw.MATH_MAX_FIBONACCI_N,
       maxFactorialN: raw.MATH_MAX_FACTORIAL_N,
       maxResultDigits: raw.MATH_MAX_RESULT_DIGITS,
+      engine: raw.MATH_ENGINE,
+      workerMemoryMb: raw.MATH_WORKER_MEMORY_MB,
     }),
     files: Object.freeze({
       uploadDir: raw.UPLOAD_DIR ?? join(raw.DATA_DIR, 'uploads'),

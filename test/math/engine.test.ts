@@ -175,6 +175,25 @@ describe('toDecimal', () => {
     }
   })
 
+  it('splits the top exactly whatever the quotient: exact multiples, one off, short and long quotients', () => {
+    // Levels split at 10^(500·2^i); the top split of a number between 10^m and 10^(2m) takes its quotient
+    // from a truncated reciprocal, which for exact multiples of 10^m comes out one low and is corrected.
+    for (const m of [16_000, 32_000, 64_000, 128_000]) {
+      const tenM = 10n ** BigInt(m)
+      for (const k of [
+        1n,
+        2n,
+        7n,
+        10n ** 50n + 3n,
+        10n ** 3000n - 1n,
+        10n ** BigInt(m / 2) + 11n,
+        tenM - 1n,
+      ]) {
+        for (const x of [k * tenM, k * tenM - 1n, k * tenM + 1n, k * tenM + tenM / 3n]) same(x)
+      }
+    }
+  })
+
   it('converts large results exactly', () => {
     same(factorial(50_000))
     same(fibonacci(1_000_000))

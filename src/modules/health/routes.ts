@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { Type } from 'typebox'
+import { type Static, Type } from 'typebox'
 import { withTimeout } from '../../platform/timeout.js'
 
 export interface DependencyCheck {
@@ -17,6 +17,16 @@ const CheckResult = Type.Object({
   error: Type.Optional(Type.String({ description: 'Why it is down' })),
 })
 
+const MathEngine = Type.Object(
+  {
+    engine: Type.Union([Type.Literal('gmp'), Type.Literal('js')], {
+      description: 'gmp: the native GMP addon computes exact results; js: V8 BigInt (the addon is not built)',
+    }),
+    version: Type.String({ description: "GMP's version for gmp, V8's for js" }),
+  },
+  { description: 'The engine computing exact math results' },
+)
+
 const Readiness = Type.Object(
   {
     status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
@@ -24,6 +34,7 @@ const Readiness = Type.Object(
         'ok: everything answers; degraded: an optional dependency is down; unavailable: a required one is',
     }),
     checks: Type.Record(Type.String(), CheckResult, { description: 'Each configured dependency, by name' }),
+    math: Type.Optional(MathEngine),
   },
   { description: 'Readiness report' },
 )
@@ -55,9 +66,14 @@ async function run(dependency: DependencyCheck) {
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ dependencies: DependencyCheck[] }> = async (
+export interface HealthOptions {
+  dependencies: DependencyCheck[]
+  mathEngine?: Static<typeof MathEngine>
+}
+
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (
   app,
-  { dependencies },
+  { dependencies, mathEngine },
 ) => {
   const tags = ['operations']
 
@@ -83,6 +99,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ dependencies: DependencyC
     return reply.code(requiredDown ? 503 : 200).send({
       status: requiredDown ? 'unavailable' : anyDown ? 'degraded' : 'ok',
       checks: Object.fromEntries(results),
+      ...(mathEngine ? { math: mathEngine } : {}),
     })
   }
   const readySchema = (operationId: string, summary: string) => ({

@@ -1,13 +1,25 @@
+import { activeEngine, type ComputeBudget, type GmpAddon, type GmpCallResult } from './backend.js'
 import { factorial } from './factorial.js'
 import { fibonacci } from './fibonacci.js'
 import { powerExact, powerFloat, powerMod } from './power.js'
 import { toDecimal } from './to-decimal.js'
 
+export {
+  activeEngine,
+  type ComputeBudget,
+  type EngineInfo,
+  type EngineName,
+  type EnginePreference,
+  engineInfo,
+  type GmpAddon,
+  loadGmp,
+  selectEngine,
+} from './backend.js'
 export { factorialDigits, fibonacciDigits, powerDigits } from './estimate.js'
 export { factorial } from './factorial.js'
 export { fibonacci } from './fibonacci.js'
 export { powerExact, powerFloat, powerMod } from './power.js'
-export { toDecimal } from './to-decimal.js'
+export { prepareDecimalTables, toDecimal } from './to-decimal.js'
 
 export type MathOperation = 'fibonacci' | 'factorial' | 'power'
 
@@ -31,6 +43,8 @@ export interface MathJobResult {
 }
 
 const INTEGER = /^[+-]?\d+$/
+/** An integer text below zero ("-0" is not). */
+const NEGATIVE = /^-0*[1-9]/
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
 
 const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000
@@ -72,8 +86,17 @@ function evaluate(job: MathJob): bigint | number {
   }
 }
 
-/** Runs one job synchronously; meant for a worker thread, as big inputs take seconds. */
-export function compute(job: MathJob): MathJobResult {
+/**
+ * Runs one job synchronously on this thread's engine (see backend.ts); meant for a worker thread, as big
+ * inputs take seconds. The budget bounds a GMP call; a JavaScript computation is stopped by ending its thread.
+ */
+export function compute(job: MathJob, budget?: ComputeBudget): MathJobResult {
+  const { gmp } = activeEngine()
+  return gmp ? computeGmp(gmp, job, budget) : computeJs(job)
+}
+
+/** The job on V8's BigInt: our algorithms, then our decimal conversion. */
+export function computeJs(job: MathJob): MathJobResult {
   const started = performance.now()
   const value = evaluate(job)
   const computed = performance.now()
@@ -89,5 +112,38 @@ export function compute(job: MathJob): MathJobResult {
     digits,
     computeMs: roundMs(computed - started),
     convertMs: roundMs(converted - computed),
+  }
+}
+
+const exactResult = ({ result, computeMs, convertMs }: GmpCallResult): MathJobResult => ({
+  result,
+  exact: true,
+  digits: result.length - (result.startsWith('-') ? 1 : 0),
+  computeMs: roundMs(computeMs),
+  convertMs: roundMs(convertMs),
+})
+
+/**
+ * The job on GMP. Same operands, results and errors as computeJs: integer operations go to the addon,
+ * doubles (fractions, negative exponents) stay on computeJs, which is exact about them anyway.
+ */
+export function computeGmp(gmp: GmpAddon, job: MathJob, budget?: ComputeBudget): MathJobResult {
+  switch (job.op) {
+    case 'fibonacci':
+      return exactResult(gmp.fibonacci(job.n, budget))
+    case 'factorial':
+      return exactResult(gmp.factorial(job.n, budget))
+    case 'power': {
+      const { base, exponent, modulus } = job
+      const integers = INTEGER.test(base) && INTEGER.test(exponent)
+      if (modulus !== undefined) {
+        if (!integers || !INTEGER.test(modulus)) throw new RangeError('modular power needs integer operands')
+        return exactResult(gmp.powerMod(base, exponent, modulus, budget))
+      }
+      if (integers && !NEGATIVE.test(exponent)) return exactResult(gmp.power(base, exponent, budget))
+      return computeJs(job)
+    }
+    default:
+      return computeJs(job)
   }
 }

@@ -1,6 +1,76 @@
+import { getHeapStatistics } from 'node:v8'
+import { parentPort, threadId, workerData } from 'node:worker_threads'
+import { type ComputeBudget, type EnginePreference, selectEngine } from './backend.js'
 import { compute, type MathJob, type MathJobResult } from './index.js'
+import { prepareDecimalTables } from './to-decimal.js'
 
-/** Piscina entry point: one job per task, errors propagate to the pool's caller. */
-export default function run(job: MathJob): MathJobResult {
-  return compute(job)
+/** What the pool sends: the job, and when its caller stops waiting for it (ms since the epoch). */
+export interface WorkerTask {
+  job: MathJob
+  deadline?: number
+}
+
+/** What every worker of a pool is started with (piscina's workerData). */
+export interface WorkerSettings {
+  engine: EnginePreference
+  /** GMP's working memory per computation; the JavaScript heap is capped by the thread's resourceLimits. */
+  memoryLimitBytes?: number
+  /** On the JavaScript engine: results up to this many digits find their decimal tables built at start. */
+  prepareDigits?: number
+}
+
+/** Sent after every task, so that the pool can retire a worker left holding a big heap. */
+export interface WorkerHeapReport {
+  type: 'math-worker-heap'
+  threadId: number
+  /** V8 heap committed plus external memory (GMP results held as external strings until collected). */
+  heapBytes: number
+}
+
+/**
+ * Errors cross the thread boundary by structured clone, which keeps `name`, `message` and `cause` but drops
+ * `code`: the addon's code travels as `cause.code`.
+ */
+export interface EngineErrorCause {
+  code: string
+}
+
+export function engineErrorCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: unknown } | undefined)?.cause
+  const code = (cause as Partial<EngineErrorCause> | undefined)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+const settings = workerData as Partial<WorkerSettings> | null | undefined
+if (settings?.engine && selectEngine(settings.engine).name === 'js' && settings.prepareDigits) {
+  prepareDecimalTables(settings.prepareDigits)
+}
+
+/** Piscina entry point: one job per task (a bare MathJob runs without a deadline). */
+export default function run(task: WorkerTask | MathJob): MathJobResult {
+  const { job, deadline } = 'job' in task ? task : { job: task, deadline: undefined }
+  const budget: ComputeBudget = {}
+  if (settings?.memoryLimitBytes) budget.memoryLimitBytes = settings.memoryLimitBytes
+  // The pool's own timer answers the caller; this one frees the thread, which GMP would otherwise hold.
+  if (deadline !== undefined) budget.timeoutMs = Math.max(1, deadline - Date.now())
+  try {
+    return compute(job, budget)
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (typeof code !== 'string' || !code.startsWith('ERR_MATH_') || code === 'ERR_MATH_RANGE') throw error
+    throw new Error((error as Error).message, { cause: { code } satisfies EngineErrorCause })
+  } finally {
+    reportHeap()
+  }
+}
+
+function reportHeap(): void {
+  if (!parentPort) return
+  const { total_heap_size, external_memory } = getHeapStatistics()
+  const report: WorkerHeapReport = {
+    type: 'math-worker-heap',
+    threadId,
+    heapBytes: total_heap_size + external_memory,
+  }
+  parentPort.postMessage(report)
 }
