@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 // No `?.` or `??` here: this file must parse on old Node.js versions too, to tell them apart.
+// biome-ignore lint/complexity/useOptionalChain: optional chaining is a syntax error before Node.js 14
 const required = String((pkg.engines && pkg.engines.node) || '')
 const minimum = /^>=\s*(\d+)\.(\d+)(?:\.(\d+))?$/.exec(required.trim())
 if (!minimum) throw new Error(`package.json engines.node must be a ">=X.Y.Z" range, not "${required}"`)
