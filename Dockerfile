@@ -1,65 +1,74 @@
 # syntax=docker/dockerfile:1
 #
-# Math API image: `docker build -t mathapi .`, then see docker-compose.yml.
+# Math API image: `docker build -t mathapi .` (or `podman build --format docker -t mathapi .`), then see
+# docker-compose.yml. CI builds and runs it with Podman on a locally bootstrapped base image
+# (.ci/image/check.sh, NODE_IMAGE=localhost/mathapi-base:…); README "Deployment" says what it checks.
 #
-# Stages: deps-dev (every dependency, to compile) → build (tsc, plus the web UI when the build script
-# includes it) ; deps-prod (production dependencies only) → runtime (dist/ + production node_modules,
-# non-root). Both dependency stages copy only package.json and the lockfile, so a source change reuses
-# their cached layers.
+# Stages:
+#   toolchain  NODE_IMAGE + BUILD_PACKAGES (OS packages needed only to build: compilers, -dev headers)
+#   deps-dev   every npm dependency, to compile
+#   build      tsc and the web UI (npm run build)
+#   deps-prod  production npm dependencies only
+#   runtime    NODE_IMAGE + RUNTIME_PACKAGES (shared libraries the service loads) + dist/ + production
+#              node_modules, running as the unprivileged user `node`
+# The dependency stages copy only package.json, the lockfile and .npmrc, so a source change reuses their
+# cached layers. A native addon needs three small edits: its -dev packages in BUILD_PACKAGES, its shared
+# libraries in RUNTIME_PACKAGES, and a COPY of its built .node file into the runtime stage.
 #
-# Why `npm install` and not `npm ci`: the lockfile was produced against a registry that lacks some of
-# Biome's optional per-platform binaries (darwin, win32, musl), so `npm ci` refuses it as "out of sync".
-# With the lockfile present `npm install` still installs exactly the locked versions. The step uses
-# `npm ci` by itself as soon as the lockfile is complete (checked with `npm ci --dry-run`).
-#
-# Why `--ignore-scripts`: it keeps the root `prepare` script (which runs the build) from running before
-# the sources are copied. No production dependency has an install script (better-sqlite3 ships
-# prebuilt N-API binaries; @node-rs/argon2 comes as a per-platform optional package), so nothing is
-# lost; only dev tools (esbuild's optional post-install check) are skipped.
+# `npm ci` installs exactly the lockfile and fails when it is out of sync with package.json.
+# `--ignore-scripts` keeps the root `prepare` script (which runs the build) from running before the sources
+# are copied. No production dependency needs an install script: better-sqlite3 ships N-API prebuilds
+# for glibc and musl, @node-rs/argon2 and @node-rs/crc32 come as per-platform optional packages.
 
 ARG NODE_IMAGE=node:24-slim
 
-# --- every dependency, to compile --------------------------------------------------------------------
-FROM ${NODE_IMAGE} AS deps-dev
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm \
-    if npm ci --dry-run --ignore-scripts --no-audit --no-fund >/dev/null 2>&1; then \
-      npm ci --ignore-scripts --no-audit --no-fund; \
-    else \
-      echo "lockfile incomplete for npm ci (missing optional platform packages); using npm install"; \
-      npm install --ignore-scripts --no-audit --no-fund; \
+# --- OS packages for building (none yet) ---------------------------------------------------------------
+FROM ${NODE_IMAGE} AS toolchain
+ARG BUILD_PACKAGES=""
+RUN if [ -n "$BUILD_PACKAGES" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends $BUILD_PACKAGES && \
+      rm -rf /var/lib/apt/lists/*; \
     fi
 
-# --- compile -----------------------------------------------------------------------------------------
+# --- every dependency, to compile ----------------------------------------------------------------------
+FROM toolchain AS deps-dev
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund
+
+# --- compile -------------------------------------------------------------------------------------------
 FROM deps-dev AS build
 COPY . .
 RUN npm run build
 
-# --- production dependencies only --------------------------------------------------------------------
+# --- production dependencies only ----------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps-prod
 WORKDIR /app
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc ./
 RUN --mount=type=cache,target=/root/.npm \
-    if npm ci --dry-run --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null 2>&1; then \
-      npm ci --omit=dev --ignore-scripts --no-audit --no-fund; \
-    else \
-      echo "lockfile incomplete for npm ci (missing optional platform packages); using npm install"; \
-      npm install --omit=dev --ignore-scripts --no-audit --no-fund; \
-    fi
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# --- runtime -----------------------------------------------------------------------------------------
+# --- runtime -------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+ARG RUNTIME_PACKAGES=""
+RUN if [ -n "$RUNTIME_PACKAGES" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends $RUNTIME_PACKAGES && \
+      rm -rf /var/lib/apt/lists/*; \
+    fi
 WORKDIR /app
-# Only variables from the README configuration table. DATA_DIR holds uploads (and, for a lone instance
-# without JWT_SECRET, the generated secret); mount a volume there, shared by every replica.
+# Only variables from the README configuration table. DATA_DIR holds the SQLite database (the embedded
+# default, when DATABASE_URL is not given), uploads and, for a lone instance without JWT_SECRET, the
+# generated secret: mount a volume there, shared by every replica.
 ENV PORT=8000 \
     HOST=0.0.0.0 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    DATABASE_URL=sqlite:/data/app.db
 # Code and dependencies stay owned by root (read-only for the service); only /data is writable.
 COPY --from=deps-prod /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+COPY scripts/check-node.mjs ./scripts/
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
@@ -67,14 +76,15 @@ EXPOSE 8000
 
 # Liveness only: the process answers. Readiness (/health/ready: database reachable) is what a load
 # balancer or compose's depends_on should gate on; docker-compose.yml overrides this check with it.
-# node:*-slim has no curl, so the check uses Node's own fetch.
+# The -slim images have no curl, so the check uses Node's own fetch. (Podman keeps it with --format docker.)
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health/live',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # Node runs as PID 1 on purpose: src/server.ts installs SIGTERM/SIGINT handlers (close-with-grace), so
 # the kernel's "PID 1 ignores default-action signals" rule does not bite, and the service spawns no
 # child processes (the math pool uses worker threads), so there are no zombies for an init to reap.
-# `npm start` is avoided because npm does not forward signals reliably. Give the container a stop
-# timeout longer than SHUTDOWN_TIMEOUT_MS (compose: stop_grace_period) so in-flight requests finish.
+# `npm start` is avoided because npm does not forward signals reliably; dist/start.js is what it runs
+# (the Node.js version check, then the server). Give the container a stop timeout longer than
+# SHUTDOWN_TIMEOUT_MS (compose: stop_grace_period) so in-flight requests finish; CI checks that they do.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/server.js"]
+CMD ["node", "dist/start.js"]
