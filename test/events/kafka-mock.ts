@@ -1,7 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { Consumer, stringDeserializers } from '@platformatic/kafka'
 import { describe } from 'vitest'
 
 /*
@@ -85,6 +84,9 @@ export async function consume(
   done: (messages: Consumed[]) => boolean,
   timeoutMs = 30_000,
 ): Promise<Consumed[]> {
+  // Loaded here, not at the top: importing the client takes seconds on a busy machine, and the suites
+  // that import this file run without a broker too.
+  const { Consumer, stringDeserializers } = await import('@platformatic/kafka')
   const consumer = new Consumer<string, string, string, string>({
     clientId: 'test-consumer',
     groupId: `test-${Math.random().toString(36).slice(2)}`,

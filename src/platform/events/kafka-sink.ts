@@ -1,10 +1,4 @@
-import {
-  compatibilityPartitioner,
-  type Partitioner,
-  ProduceAcks,
-  Producer,
-  stringSerializers,
-} from '@platformatic/kafka'
+import type { Partitioner, Producer } from '@platformatic/kafka'
 import type { OutboxEvent } from './outbox.js'
 import type { EventSink } from './sink.js'
 
@@ -68,6 +62,11 @@ export class KafkaSink implements EventSink {
 
   private async connected(): Promise<StringProducer> {
     if (this.producer) return this.producer
+    // Loaded on first use: importing the client costs about half a second of start-up (seconds on a busy
+    // machine), which neither the embedded default (no KAFKA_BROKERS) nor the CLI needs.
+    const { compatibilityPartitioner, ProduceAcks, Producer, stringSerializers } = await import(
+      '@platformatic/kafka'
+    )
     const producer: StringProducer = new Producer({
       clientId: this.options.clientId,
       bootstrapBrokers: [...this.options.brokers],
