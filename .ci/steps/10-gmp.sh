@@ -1,14 +1,9 @@
 # shellcheck shell=bash
 # The GMP engine (native/gmp, the optional @mathapi/gmp addon) must be built in CI, so that
 # test/math/gmp-engine.test.ts compares it with the JavaScript engine instead of skipping.
-# Sourced by .ci/run (set -euo pipefail, repository root) after `npm install`, which builds the addon
+# Sourced by .ci/run (set -euo pipefail, repository root, .ci/lib/apt.sh loaded) after `npm install`, which builds the addon
 # only when libgmp-dev was already there: install it if needed, rebuild, and fail here if it won't load.
-if ! dpkg -s libgmp-dev >/dev/null 2>&1; then
-  echo "installing libgmp-dev (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends libgmp-dev >/dev/null
-fi
+apt_install libgmp-dev
 if ! node -e "require('@mathapi/gmp')" 2>/dev/null; then
   npm rebuild @mathapi/gmp --foreground-scripts
 fi

@@ -1,6 +1,7 @@
+# shellcheck shell=bash
 # Kafka-protocol broker for the event tests: librdkafka's mock cluster, started by a small C launcher.
-# Sourced by .ci/run (set -euo pipefail, repo root); exports the launcher's path for the tests.
-dpkg -s librdkafka-dev >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq librdkafka-dev; }
+# Sourced by .ci/run (set -euo pipefail, repo root, .ci/lib/apt.sh loaded); exports the launcher's path.
+apt_install librdkafka-dev gcc libc6-dev
 mkdir -p .tmp
 gcc -O2 -Wall -o .tmp/kafka-mock test/events/kafka-mock.c -lrdkafka
 export KAFKA_MOCK_LAUNCHER="$PWD/.tmp/kafka-mock"

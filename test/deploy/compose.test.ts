@@ -47,7 +47,7 @@ const EVENT_VARIABLES = new Set(['KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_CLIENT_I
 describe('docker-compose.yml', () => {
   it('runs the migrate job and two replicas from the service image', () => {
     expect(apiServices.map(([name]) => name).sort()).toEqual(['api1', 'api2', 'migrate'])
-    expect(services.migrate).toMatchObject({ command: ['node', 'dist/cli.js', 'migrate'] })
+    expect(services.migrate).toMatchObject({ command: ['node', 'dist/start.js', 'cli', 'migrate'] })
   })
 
   it('sets on the API only variables listed in the README configuration table', () => {

@@ -10,7 +10,7 @@ import { buildTestApp, type TestApp } from '../helpers.js'
  * client sending its own X-Forwarded-For must not choose the address its rate limits are counted under.
  * The `location /` block is taken verbatim from deploy/nginx/nginx.conf; only the upstream addresses and
  * the listening port differ (the compose file's Docker DNS names do not resolve here). Runs Debian's nginx;
- * locally without it the suite is skipped, in CI it must run (`.ci/steps/35-nginx.sh` installs it).
+ * locally without it the suite is skipped, in CI it must run (`.ci/steps/30-deploy-config.sh` installs it).
  */
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((path) => existsSync(path))

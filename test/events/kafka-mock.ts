@@ -1,7 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { Kafka, logLevel } from 'kafkajs'
 import { describe } from 'vitest'
 
 /*
@@ -48,6 +47,11 @@ export class MockBroker {
     return this.command('up')
   }
 
+  /** Answers the next `count` Produce requests with Kafka error `code`, appending nothing. */
+  failProduce(count: number, code: number): Promise<void> {
+    return this.command(`fail-produce ${count} ${code}`)
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return
     const exited = new Promise((resolve) => this.child.once('exit', resolve))
@@ -80,46 +84,50 @@ export async function consume(
   done: (messages: Consumed[]) => boolean,
   timeoutMs = 30_000,
 ): Promise<Consumed[]> {
-  const kafka = new Kafka({
+  // Loaded here, not at the top: importing the client takes seconds on a busy machine, and the suites
+  // that import this file run without a broker too.
+  const { Consumer, stringDeserializers } = await import('@platformatic/kafka')
+  const consumer = new Consumer<string, string, string, string>({
     clientId: 'test-consumer',
-    brokers: [broker.bootstrap],
-    logLevel: logLevel.NOTHING,
+    groupId: `test-${Math.random().toString(36).slice(2)}`,
+    bootstrapBrokers: [broker.bootstrap],
+    deserializers: stringDeserializers,
   })
-  const consumer = kafka.consumer({ groupId: `test-${Math.random().toString(36).slice(2)}` })
   const messages: Consumed[] = []
-  await consumer.connect()
+  let timer: NodeJS.Timeout | undefined
   try {
-    await consumer.subscribe({ topic: broker.topic, fromBeginning: true })
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
+    const stream = await consumer.consume({
+      topics: [broker.topic],
+      mode: 'earliest',
+      autocommit: false,
+      maxWaitTime: 100,
+    })
+    const read = (async () => {
+      if (done(messages)) return
+      for await (const message of stream) {
+        const value = JSON.parse(message.value) as Record<string, unknown>
+        messages.push({
+          id: value.id as string,
+          key: message.key,
+          type: value.type as string,
+          partition: message.partition,
+          eventIdHeader: message.headers.get('event-id'),
+          value,
+        })
+        if (done(messages)) return
+      }
+    })()
+    read.catch(() => {}) // past the deadline nobody awaits it; closing the consumer ends it
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(
         () => reject(new Error(`consumed ${messages.length} messages; expected more`)),
         timeoutMs,
       )
-      const check = () => {
-        if (done(messages)) {
-          clearTimeout(timer)
-          resolve()
-        }
-      }
-      consumer
-        .run({
-          eachMessage: async ({ message, partition }) => {
-            const value = JSON.parse(String(message.value)) as Record<string, unknown>
-            messages.push({
-              id: value.id as string,
-              key: String(message.key),
-              type: value.type as string,
-              partition,
-              eventIdHeader: message.headers?.['event-id']?.toString(),
-              value,
-            })
-            check()
-          },
-        })
-        .then(check, reject)
     })
+    await Promise.race([read, timedOut])
   } finally {
-    await consumer.disconnect()
+    clearTimeout(timer)
+    await consumer.close(true)
   }
   return messages
 }
