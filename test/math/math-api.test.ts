@@ -153,7 +153,7 @@ describeEachBackend('math API', (backend) => {
     it.each([
       ['/math/fibonacci', { n: -1 }],
       ['/math/fibonacci', { n: 2.5 }],
-      ['/math/fibonacci', { n: '10' }],
+      ['/math/fibonacci', { n: '0x10' }],
       ['/math/fibonacci', {}],
       ['/math/factorial', { n: null }],
       ['/math/power', { base: 2 }],

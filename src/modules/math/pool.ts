@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { Gauge, type Registry } from 'prom-client'
-import { unavailable } from '../../platform/errors.js'
+import { ComputeError } from './compute-error.js'
 import { compute, type MathJob, type MathJobResult } from './engine/index.js'
 
 export interface MathPoolOptions {
@@ -18,17 +18,18 @@ const workerFile = fileURLToPath(new URL(`./engine/worker.${fromSource ? 'ts' : 
 /**
  * Worker threads for every computation too big to answer inline. A computation past its time budget is
  * aborted, which terminates the thread running it (piscina replaces it); a full queue is refused at once.
- * Both become 503 with Retry-After.
+ * Every failure leaves as a ComputeError saying which.
  */
 export class MathPool {
   private readonly pool: Piscina<MathJob, MathJobResult>
+  /** Jobs running or waiting. Counted here, so a full queue is known without reading piscina's messages. */
+  private admitted = 0
 
   constructor(private readonly options: MathPoolOptions) {
     this.pool = new Piscina({
       filename: workerFile,
       minThreads: 1,
       maxThreads: options.workers,
-      maxQueue: options.queueMax,
       idleTimeout: 60_000,
       ...(fromSource ? { execArgv: ['--import', 'tsx'] } : {}),
     })
@@ -61,28 +62,40 @@ export class MathPool {
 
   /** Small jobs: computing costs less than a trip to a worker thread. */
   runInline(job: MathJob): MathJobResult {
-    return compute(job)
+    try {
+      return compute(job)
+    } catch (error) {
+      throw new ComputeError('failed', 'The computation failed', { cause: error })
+    }
   }
 
   async run(job: MathJob): Promise<MathJobResult> {
+    const { workers, queueMax, timeoutMs } = this.options
+    if (this.admitted >= workers + queueMax) {
+      throw new ComputeError('saturated', 'The compute pool is saturated; retry shortly')
+    }
+    this.admitted++
+    const deadline = AbortSignal.timeout(timeoutMs)
     try {
-      return await this.pool.run(job, { signal: AbortSignal.timeout(this.options.timeoutMs) })
+      return await this.pool.run(job, { signal: deadline })
     } catch (error) {
-      const message = error instanceof Error ? error.message : ''
-      if ((error as { name?: string }).name === 'AbortError') {
-        throw unavailable(
-          `The computation took longer than ${this.options.timeoutMs} ms and was cancelled`,
-          30,
+      if (deadline.aborted) {
+        throw new ComputeError(
+          'timeout',
+          `The computation took longer than ${timeoutMs} ms and was cancelled`,
+          {
+            cause: error,
+          },
         )
       }
-      // piscina's two ways of saying "no worker free and no room to wait".
-      if (
-        message === 'Task queue is at limit' ||
-        message === 'No task queue available and all Workers are busy'
-      ) {
-        throw unavailable('The compute pool is saturated; retry shortly', 5)
+      if ((error as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY') {
+        throw new ComputeError('too-large', 'The computation needs more memory than a worker may use', {
+          cause: error,
+        })
       }
-      throw error
+      throw new ComputeError('failed', 'The computation failed', { cause: error })
+    } finally {
+      this.admitted--
     }
   }
 

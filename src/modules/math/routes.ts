@@ -1,15 +1,35 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problemResponses } from '../../platform/schemas.js'
+import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js'
+import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
 import { MathResult, NBody, NParams, PowerBody, PowerQuery } from './schemas.js'
 import type { MathService } from './service.js'
 
+/** Three operands of at most ~10,000 characters each fit with room to spare. */
+export const MATH_BODY_LIMIT_BYTES = 65_536
+
+/** An operand from a JSON body: a number (read from its source text) or a decimal string. */
+function fromBody(body: Record<string, number | string | undefined>, name: string): Operand {
+  const value = body[name]
+  const source = { name, path: `/body/${name}` }
+  return typeof value === 'number'
+    ? parseOperandNumber(value, jsonNumberText(body, name), source)
+    : parseOperandText(value as string, source)
+}
+
+const fromText = (text: string, name: string, part: 'querystring' | 'params') =>
+  parseOperandText(text, { name, path: `/${part}/${name}` })
+
 export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = async (app, { math }) => {
+  // Numbers in these bodies are read from their source text, so none is rounded before it is judged.
+  keepJsonNumberText(app)
   const common = {
     tags: ['math'],
     security: [{ bearerAuth: [] }],
-    response: { 200: MathResult, ...problemResponses(400, 401, 422, 429, 503) },
+    response: { 200: MathResult, ...problemResponses(400, 401, 413, 422, 429, 503) },
   }
   const onRequest = app.authenticate
+  const bodyLimit = MATH_BODY_LIMIT_BYTES
 
   app.get(
     '/math/fibonacci/:n',
@@ -22,7 +42,7 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.fibonacci(request.user!, request.params.n),
+    (request) => math.fibonacci(request.user!, fromText(request.params.n, 'n', 'params')),
   )
   app.post(
     '/math/fibonacci',
@@ -34,8 +54,9 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         body: NBody,
       },
       onRequest,
+      bodyLimit,
     },
-    (request) => math.fibonacci(request.user!, request.body.n),
+    (request) => math.fibonacci(request.user!, fromBody(request.body, 'n')),
   )
   app.get(
     '/math/factorial/:n',
@@ -48,15 +69,16 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.factorial(request.user!, request.params.n),
+    (request) => math.factorial(request.user!, fromText(request.params.n, 'n', 'params')),
   )
   app.post(
     '/math/factorial',
     {
       schema: { ...common, operationId: 'math-factorial', summary: 'Factorial n!, exact', body: NBody },
       onRequest,
+      bodyLimit,
     },
-    (request) => math.factorial(request.user!, request.body.n),
+    (request) => math.factorial(request.user!, fromBody(request.body, 'n')),
   )
   app.get(
     '/math/power',
@@ -69,7 +91,14 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.power(request.user!, request.query.base, request.query.exponent, request.query.modulus),
+    (request) => {
+      const { base, exponent, modulus } = request.query
+      return math.power(request.user!, {
+        base: fromText(base, 'base', 'querystring'),
+        exponent: fromText(exponent, 'exponent', 'querystring'),
+        modulus: modulus === undefined ? undefined : fromText(modulus, 'modulus', 'querystring'),
+      })
+    },
   )
   app.post(
     '/math/power',
@@ -81,7 +110,15 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         body: PowerBody,
       },
       onRequest,
+      bodyLimit,
     },
-    (request) => math.power(request.user!, request.body.base, request.body.exponent, request.body.modulus),
+    (request) => {
+      const { body } = request
+      return math.power(request.user!, {
+        base: fromBody(body, 'base'),
+        exponent: fromBody(body, 'exponent'),
+        modulus: body.modulus === undefined ? undefined : fromBody(body, 'modulus'),
+      })
+    },
   )
 }
