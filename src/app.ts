@@ -42,6 +42,7 @@ import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './pl
 import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { runWithRequestContext } from './platform/request-context.js'
+import { Retention, type RetentionRule } from './platform/retention.js'
 import { Problem } from './platform/schemas.js'
 import { registerSecurityHeaders } from './platform/security-headers.js'
 import { UserStateCache } from './platform/user-state-cache.js'
@@ -91,9 +92,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
-  const history = createHistoryService(createHistoryRepository(database.db), (size) =>
-    metrics.historyBatchSize.observe(size),
-  )
+  const historyRepository = createHistoryRepository(database.db)
+  const history = createHistoryService(historyRepository, (size) => metrics.historyBatchSize.observe(size))
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
   const cacheNamed = (name: string) =>
     new TwoTierCache({
@@ -102,6 +102,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       maxBytes: config.cache.maxBytes,
       redisMaxValueBytes: config.cache.redisMaxValueBytes,
       redisTtlSeconds: config.cache.redisTtlSeconds,
+      redisBudgetBytes: config.cache.redisBudgetBytes,
+      redisCallerBudgetBytes: config.cache.redisCallerBudgetBytes,
       log,
       ...(redis ? { redis } : {}),
     })
@@ -153,6 +155,24 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
         })
       : undefined
   relay?.start()
+  const retentionRules: RetentionRule[] = []
+  if (config.historyRetentionDays !== undefined) {
+    retentionRules.push({
+      name: 'math_history',
+      days: config.historyRetentionDays,
+      prune: (beforeId, limit) => historyRepository.deleteBefore(beforeId, limit),
+    })
+  }
+  // With no broker nothing will ever deliver the outbox, so it is kept like a log: EVENTS_RETENTION_DAYS.
+  if (!eventSink) {
+    retentionRules.push({
+      name: 'events',
+      days: retentionDays,
+      prune: (beforeId, limit) => outbox.deleteBefore(beforeId, limit),
+    })
+  }
+  const retention = new Retention({ rules: retentionRules, log })
+  if (options.relay !== false) retention.start()
   const pruneExpiredTokens = setInterval(() => {
     refreshTokens
       .deleteExpired(new Date().toISOString())
@@ -163,6 +183,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     database,
     redis,
     outbox,
+    retention,
     accessTokens,
     rateLimits: createRateLimits(new RateLimitStore(redis), metrics, config.rateLimit),
     users: createUsersService({
@@ -200,6 +221,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     async close() {
       clearInterval(pruneExpiredTokens)
       for (const timer of uploadSweeps) clearTimeout(timer)
+      await retention.stop()
       // Every acknowledged call's history row must be written before the pool goes away.
       await history.flush()
       // Before the database goes; whatever is still pending is picked up by the next start.
@@ -271,7 +293,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     // Everything after this hook, services included, runs inside the context: outbox rows read it.
-    runWithRequestContext({ requestId: request.id }, done)
+    runWithRequestContext({ requestId: request.id, clientAddress: request.ip }, done)
   })
   registerErrorHandling(app, rateLimits.perUser)
   registerHttpMetrics(app, metrics)
@@ -313,7 +335,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const dependencies: DependencyCheck[] = [{ name: 'database', required: true, check: () => database.ping() }]
   if (redis) dependencies.push({ name: 'redis', required: false, check: () => redis.ping() })
-  await app.register(healthRoutes, { dependencies })
+  await app.register(healthRoutes, { dependencies, log: app.log })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
@@ -325,9 +347,14 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(
     async (api) => {
       await api.register(authRoutes, { auth: services.auth, users: services.users, rateLimits })
-      // Everything but the auth endpoints counts against the caller's read or write budget.
+      // Everything but the auth endpoints counts against the caller's read or write budget. Counted
+      // before the body is parsed or validated (after authentication, which names the caller), so a
+      // request refused as malformed, too large or invalid spends budget like any other.
       await api.register(async (limited) => {
-        limited.addHook('preHandler', rateLimits.perUser)
+        limited.addHook('preParsing', async function spendBudget(request, reply, payload) {
+          await rateLimits.perUser.call(this, request, reply)
+          return payload
+        })
         await limited.register(usersRoutes, { users: services.users })
         await limited.register(mathRoutes, { math: services.math })
         await limited.register(historyRoutes, { history: services.history })

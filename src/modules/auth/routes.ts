@@ -26,7 +26,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   // Form bodies are accepted here only, for the OAuth2 token endpoint.
   await app.register(formbody, { bodyLimit: 8192 })
   const tags = ['auth']
-  // Signing up and logging in are counted apart: registering must not eat into the login budget.
+  // Signing up and logging in are counted apart: registering must not eat into the login budget. Limits
+  // run before validation, so a malformed attempt costs budget too.
   const loginLimit = rateLimits.auth('login', usernameInBody)
   const registerLimit = rateLimits.auth('register', usernameInBody)
   const addressLimit = rateLimits.auth()
@@ -41,7 +42,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RegisterBody,
         response: { 201: UserPublic, ...problemResponses(400, 409, 429) },
       },
-      preHandler: registerLimit,
+      preValidation: registerLimit,
     },
     async (request, reply) => reply.code(201).send(await users.register(request.body)),
   )
@@ -57,7 +58,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: TokenForm,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preHandler: loginLimit,
+      preValidation: loginLimit,
     },
     async (request, reply) => {
       const form = request.body
@@ -82,7 +83,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: LoginBody,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preHandler: loginLimit,
+      preValidation: loginLimit,
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store')
@@ -100,7 +101,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RefreshBody,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preHandler: addressLimit,
+      preValidation: addressLimit,
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store')
@@ -118,7 +119,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RefreshBody,
         response: { 204: { type: 'null', description: 'Logged out' }, ...problemResponses(400, 429) },
       },
-      preHandler: addressLimit,
+      preValidation: addressLimit,
     },
     async (request, reply) => {
       await auth.logout(request.body.refresh_token)
