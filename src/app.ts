@@ -238,6 +238,8 @@ export type Services = Awaited<ReturnType<typeof createServices>>
 export interface BuildOptions extends ServiceOptions {
   /** Replaces the pino logger configuration (tests pass false). */
   logger?: boolean
+  /** Where log lines go instead of stdout (tests that check what is logged). */
+  logStream?: { write(line: string): void }
   /** The built web UI served at `/` (default dist/web); when it holds no index.html, only the API is served. */
   webRoot?: string
 }
@@ -250,6 +252,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         ? false
         : {
             level: config.logLevel,
+            ...(options.logStream ? { stream: options.logStream } : {}),
             redact: {
               paths: [
                 'req.headers.authorization',

@@ -1,9 +1,12 @@
+import { Readable } from 'node:stream'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { problemResponses } from '../../platform/schemas.js'
 import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js'
 import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
 import { MathResult, NBody, NParams, PowerBody, PowerQuery } from './schemas.js'
-import type { MathService } from './service.js'
+import type { MathService, MathResult as Result } from './service.js'
 
 /** Three operands of at most ~10,000 characters each fit with room to spare. */
 export const MATH_BODY_LIMIT_BYTES = 65_536
@@ -19,6 +22,37 @@ function fromBody(body: Record<string, number | string | undefined>, name: strin
 
 const fromText = (text: string, name: string, part: 'querystring' | 'params') =>
   parseOperandText(text, { name, path: `/${part}/${name}` })
+
+/**
+ * Results longer than this leave as a stream of CHUNK_CHARS pieces, one per turn of the event loop:
+ * serialising a 2-million-digit result in one piece held the loop for 40–150 ms on the CI machine.
+ */
+const STREAM_ABOVE_CHARS = 65_536
+const CHUNK_CHARS = 65_536
+
+/**
+ * The same JSON document the response schema would produce, written piece by piece. Only exact results
+ * are this long, and their text is digits and a sign: no character needs escaping, and one character is
+ * one byte.
+ */
+function send(reply: FastifyReply, answer: Result): Result | FastifyReply {
+  const { operation, input, result, exact, digits, cached, computeMs } = answer
+  if (result.length <= STREAM_ABOVE_CHARS || !exact) return answer
+  const head = Buffer.from(`${JSON.stringify({ operation, input }).slice(0, -1)},"result":"`)
+  const tail = Buffer.from(`",${JSON.stringify({ exact, digits, cached, computeMs }).slice(1)}`)
+  async function* pieces() {
+    yield head
+    for (let at = 0; at < result.length; at += CHUNK_CHARS) {
+      yield Buffer.from(result.slice(at, at + CHUNK_CHARS), 'latin1')
+      await nextTurn()
+    }
+    yield tail
+  }
+  return reply
+    .type('application/json; charset=utf-8')
+    .header('content-length', head.length + result.length + tail.length)
+    .send(Readable.from(pieces(), { objectMode: false }))
+}
 
 export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = async (app, { math }) => {
   // Numbers in these bodies are read from their source text, so none is rounded before it is judged.
@@ -42,7 +76,8 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.fibonacci(request.user!, fromText(request.params.n, 'n', 'params')),
+    async (request, reply) =>
+      send(reply, await math.fibonacci(request.user!, fromText(request.params.n, 'n', 'params'))),
   )
   app.post(
     '/math/fibonacci',
@@ -56,7 +91,7 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       onRequest,
       bodyLimit,
     },
-    (request) => math.fibonacci(request.user!, fromBody(request.body, 'n')),
+    async (request, reply) => send(reply, await math.fibonacci(request.user!, fromBody(request.body, 'n'))),
   )
   app.get(
     '/math/factorial/:n',
@@ -69,7 +104,8 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.factorial(request.user!, fromText(request.params.n, 'n', 'params')),
+    async (request, reply) =>
+      send(reply, await math.factorial(request.user!, fromText(request.params.n, 'n', 'params'))),
   )
   app.post(
     '/math/factorial',
@@ -78,7 +114,7 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       onRequest,
       bodyLimit,
     },
-    (request) => math.factorial(request.user!, fromBody(request.body, 'n')),
+    async (request, reply) => send(reply, await math.factorial(request.user!, fromBody(request.body, 'n'))),
   )
   app.get(
     '/math/power',
@@ -91,13 +127,14 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => {
+    async (request, reply) => {
       const { base, exponent, modulus } = request.query
-      return math.power(request.user!, {
+      const answer = await math.power(request.user!, {
         base: fromText(base, 'base', 'querystring'),
         exponent: fromText(exponent, 'exponent', 'querystring'),
         modulus: modulus === undefined ? undefined : fromText(modulus, 'modulus', 'querystring'),
       })
+      return send(reply, answer)
     },
   )
   app.post(
@@ -112,13 +149,14 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       onRequest,
       bodyLimit,
     },
-    (request) => {
+    async (request, reply) => {
       const { body } = request
-      return math.power(request.user!, {
+      const answer = await math.power(request.user!, {
         base: fromBody(body, 'base'),
         exponent: fromBody(body, 'exponent'),
         modulus: body.modulus === undefined ? undefined : fromBody(body, 'modulus'),
       })
+      return send(reply, answer)
     },
   )
 }
