@@ -211,6 +211,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       history,
       limits: config.math,
       registry: metrics.registry,
+      poolJobsPerUser: Math.max(1, Math.ceil(config.math.workers / 2)),
     }),
     products: createProductsService({
       db: database.db,

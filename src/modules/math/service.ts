@@ -94,9 +94,23 @@ export interface MathServiceDeps {
   history: HistoryService
   limits: MathLimits
   registry: Registry
+  /**
+   * Computations one user may have in the worker pool at once. One caller's slow jobs (each may run up
+   * to MATH_TIMEOUT_MS) must not take every worker: past this, that caller gets 429 and others are not
+   * kept waiting behind them.
+   */
+  poolJobsPerUser: number
 }
 
-export function createMathService({ pool, cache, history, limits, registry }: MathServiceDeps) {
+export function createMathService({
+  pool,
+  cache,
+  history,
+  limits,
+  registry,
+  poolJobsPerUser,
+}: MathServiceDeps) {
+  const poolJobs = new Map<string, number>()
   const computations = new Counter({
     name: 'math_computations_total',
     help: 'Math calls answered, by operation and whether the result came without computing',
@@ -117,12 +131,30 @@ export function createMathService({ pool, cache, history, limits, registry }: Ma
     registers: [registry],
   })
 
-  async function run(operation: MathOperation, plan: Plan): Promise<MathJobResult> {
+  async function run(actor: AuthUser, operation: MathOperation, plan: Plan): Promise<MathJobResult> {
     if (plan.direct) return plan.direct()
     const job = plan.job!
-    const inline = plan.micros <= INLINE_BUDGET_MICROS
-    placements.inc({ operation, place: inline ? 'inline' : 'pool' })
-    return inline ? pool.runInline(job) : pool.run(job)
+    if (plan.micros <= INLINE_BUDGET_MICROS) {
+      placements.inc({ operation, place: 'inline' })
+      return pool.runInline(job)
+    }
+    const running = poolJobs.get(actor.id) ?? 0
+    if (running >= poolJobsPerUser) {
+      throw new DomainError(
+        'rate_limited',
+        `You already have ${running} computation${running === 1 ? '' : 's'} running; retry when ${running === 1 ? 'it finishes' : 'one finishes'}`,
+        { retryAfterSeconds: 2 },
+      )
+    }
+    placements.inc({ operation, place: 'pool' })
+    poolJobs.set(actor.id, running + 1)
+    try {
+      return await pool.run(job)
+    } finally {
+      const left = (poolJobs.get(actor.id) ?? 1) - 1
+      if (left > 0) poolJobs.set(actor.id, left)
+      else poolJobs.delete(actor.id)
+    }
   }
 
   /**
@@ -141,7 +173,7 @@ export function createMathService({ pool, cache, history, limits, registry }: Ma
     try {
       const planned = plan()
       outcome = await cache.getOrCompute(cacheKey(key), async () => {
-        computed = await run(operation, planned)
+        computed = await run(actor, operation, planned)
         return encode(computed)
       })
     } catch (error) {
@@ -178,6 +210,7 @@ export function createMathService({ pool, cache, history, limits, registry }: Ma
   function asRefusal(error: unknown): { status: number; error: unknown } | undefined {
     if (error instanceof DomainError && error.kind === 'limit_exceeded') return { status: 422, error }
     if (error instanceof DomainError && error.kind === 'unavailable') return { status: 503, error }
+    if (error instanceof DomainError && error.kind === 'rate_limited') return { status: 429, error }
     if (error instanceof ComputeError) {
       switch (error.failure) {
         case 'timeout':
@@ -197,7 +230,7 @@ export function createMathService({ pool, cache, history, limits, registry }: Ma
   function checkDigits(estimated: number, what: string): void {
     if (estimated > limits.maxResultDigits) {
       throw limitExceeded(
-        `${what} would have about ${estimated === Infinity ? 'unboundedly many' : Math.round(estimated).toLocaleString('en')} digits; the limit is ${limits.maxResultDigits.toLocaleString('en')} (MATH_MAX_RESULT_DIGITS)`,
+        `${what} would have ${estimated === Infinity ? 'more than 10^308' : `about ${Math.round(estimated).toLocaleString('en')}`} digits; the limit is ${limits.maxResultDigits.toLocaleString('en')} (MATH_MAX_RESULT_DIGITS)`,
       )
     }
   }
