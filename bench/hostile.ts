@@ -253,8 +253,7 @@ async function attack(): Promise<void> {
   const service = await startService({
     ...(databaseUrl ? { databaseUrl } : {}),
     ...(process.env.BENCH_REDIS_URL ? { redisUrl: process.env.BENCH_REDIS_URL } : {}),
-    // tsx (resolved from here: the service runs in a temporary directory) loads the TypeScript probe.
-    nodeArgs: ['--import', import.meta.resolve('tsx'), '--import', join(ROOT, 'bench/loop-probe-preload.ts')],
+    nodeArgs: ['--import', join(ROOT, 'bench/loop-probe-preload.mjs')],
     // The defaults a deployment has: the attacker gets exactly what any user gets.
     env: {
       RATE_LIMIT_READ: '600',

@@ -122,6 +122,9 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 return 1
 `
 
+/** What Redis spends on a key beyond its name and value (dict entry, object headers, expiry): charged too. */
+const REDIS_ENTRY_OVERHEAD_BYTES = 96
+
 export class TwoTierCache {
   private readonly local: LRUCache<string, string> | undefined
   private readonly inflight = new Map<string, Promise<Loaded>>()
@@ -176,7 +179,7 @@ export class TwoTierCache {
             this.budgetKey('all'),
             value,
             ttl,
-            value.length + redisKey.length,
+            value.length + redisKey.length + REDIS_ENTRY_OVERHEAD_BYTES,
             perCaller,
             total,
           ) as Promise<number>,

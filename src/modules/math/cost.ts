@@ -39,7 +39,7 @@ export const costMicros = {
   /** Prime swing: a sieve up to n, a product tree whose top products are half the result's size. */
   factorial(n: number, resultDigits: number): number {
     const l = limbs(bitsOfDigits(resultDigits))
-    return 2 + 0.02 * n + 3 * product(l / 2) + toDecimal(l)
+    return 20 + 0.05 * n + 3 * product(l / 2) + toDecimal(l)
   },
 
   /** Square-and-multiply up to the result's size, after parsing the operands. */

@@ -13,9 +13,11 @@ interface MathResult {
   computeMs: number
 }
 
-/** Digits typed as text go to the API as strings, so a base or modulus past 2^53 stays exact. */
-const numeric = (text: string) =>
-  /^-?\d+$/.test(text) && !Number.isSafeInteger(Number(text)) ? text : Number(text)
+/**
+ * Operands go to the API as the text typed: the server reads decimal strings exactly (Number() here would
+ * round 12345678901234567891, or make 7.0000000000000000001 the integer 7).
+ */
+const numeric = (text: string) => text.trim()
 
 export function calculatorView(outlet: HTMLElement) {
   const operation = select('operation', [

@@ -6,7 +6,7 @@ interface Entry {
   id: string
   username: string
   operation: string
-  input: Record<string, number | string>
+  input: Record<string, number | string | { preview: string; digits: number; sha256: string }>
   resultPreview: string | null
   digits: number | null
   cached: boolean
@@ -103,8 +103,9 @@ export function historyPanel(forAdmin: boolean) {
 }
 
 function row(entry: Entry, forAdmin: boolean) {
+  // A long operand is stored as {preview, digits, sha256}: show its preview.
   const input = Object.entries(entry.input)
-    .map(([k, v]) => `${k}=${v}`)
+    .map(([k, v]) => `${k}=${typeof v === 'object' && v ? v.preview : v}`)
     .join(' ')
   return h(
     'tr',
