@@ -21,6 +21,7 @@ import { createHistoryService } from './modules/history/service.js'
 import { MathPool } from './modules/math/pool.js'
 import { mathRoutes } from './modules/math/routes.js'
 import { createMathService } from './modules/math/service.js'
+import { UserSlots } from './modules/math/user-slots.js'
 import { createProductsRepository } from './modules/products/repository.js'
 import { productsRoutes } from './modules/products/routes.js'
 import { createProductsService } from './modules/products/service.js'
@@ -211,7 +212,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       history,
       limits: config.math,
       registry: metrics.registry,
-      poolJobsPerUser: Math.max(1, Math.ceil(config.math.workers / 2)),
+      // Half the workers per user (rounded up); 16 more of a user's computations may wait behind its own.
+      slots: new UserSlots(Math.max(1, Math.ceil(config.math.workers / 2)), 16, config.math.timeoutMs),
     }),
     products: createProductsService({
       db: database.db,

@@ -17,6 +17,7 @@ import {
 } from './engine/index.js'
 import { digitsOf, echoOperand, type Operand } from './operands.js'
 import type { MathPool } from './pool.js'
+import type { UserSlots } from './user-slots.js'
 
 export interface MathLimits {
   maxFibonacciN: number
@@ -94,23 +95,11 @@ export interface MathServiceDeps {
   history: HistoryService
   limits: MathLimits
   registry: Registry
-  /**
-   * Computations one user may have in the worker pool at once. One caller's slow jobs (each may run up
-   * to MATH_TIMEOUT_MS) must not take every worker: past this, that caller gets 429 and others are not
-   * kept waiting behind them.
-   */
-  poolJobsPerUser: number
+  /** Each user's share of the worker pool (see user-slots.ts). */
+  slots: UserSlots
 }
 
-export function createMathService({
-  pool,
-  cache,
-  history,
-  limits,
-  registry,
-  poolJobsPerUser,
-}: MathServiceDeps) {
-  const poolJobs = new Map<string, number>()
+export function createMathService({ pool, cache, history, limits, registry, slots }: MathServiceDeps) {
   const computations = new Counter({
     name: 'math_computations_total',
     help: 'Math calls answered, by operation and whether the result came without computing',
@@ -138,22 +127,12 @@ export function createMathService({
       placements.inc({ operation, place: 'inline' })
       return pool.runInline(job)
     }
-    const running = poolJobs.get(actor.id) ?? 0
-    if (running >= poolJobsPerUser) {
-      throw new DomainError(
-        'rate_limited',
-        `You already have ${running} computation${running === 1 ? '' : 's'} running; retry when ${running === 1 ? 'it finishes' : 'one finishes'}`,
-        { retryAfterSeconds: 2 },
-      )
-    }
+    const release = await slots.acquire(actor.id)
     placements.inc({ operation, place: 'pool' })
-    poolJobs.set(actor.id, running + 1)
     try {
       return await pool.run(job)
     } finally {
-      const left = (poolJobs.get(actor.id) ?? 1) - 1
-      if (left > 0) poolJobs.set(actor.id, left)
-      else poolJobs.delete(actor.id)
+      release()
     }
   }
 
