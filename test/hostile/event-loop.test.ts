@@ -127,8 +127,9 @@ describeEachBackend('hostile input: no request holds the event loop', (backend) 
       'hugeCached',
     ]) {
       expect(answered(name).length, name).toBeGreaterThan(0)
+      // 429: the attacker's share of the pool busy and 16 more of its computations waiting.
       expect(
-        answered(name).every((status) => status === 200 || status === 503),
+        answered(name).every((status) => status === 200 || status === 429 || status === 503),
         `${name}: ${answered(name)}`,
       ).toBe(true)
     }
