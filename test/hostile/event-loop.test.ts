@@ -35,6 +35,8 @@ const classes = {
   modular1000: (i) => ['POST', '/api/v1/math/power', json, JSON.stringify({ base: numeral(1000, i), exponent: numeral(1000, i + 1), modulus: numeral(999, i + 2) + '7' })],
   modular1000Get: (i) => ['GET', '/api/v1/math/power?base=' + numeral(1000, i + 3) + '&exponent=' + numeral(1000, i + 4) + '&modulus=' + numeral(999, i + 5) + '3', auth],
   redos: () => ['POST', '/api/v1/math/power', json, JSON.stringify({ base: '1'.repeat(60000) + 'x', exponent: 2 })],
+  manyNumbers: () => ['POST', '/api/v1/math/power', json, '{"base":1,"exponent":1,"x":[' + Array(30000).fill(1).join(',') + ']}'],
+  manyNumberFields: () => ['POST', '/api/v1/math/fibonacci', json, '{' + Array.from({ length: 4500 }, (_, i) => '"f' + i + '":' + i).join(',') + '}'],
   redosGet: () => ['GET', '/api/v1/math/power?base=' + '1'.repeat(12000) + 'x&exponent=2', auth],
   storage: (i) => ['POST', '/api/v1/math/power', json, JSON.stringify({ base: numeral(10000, i), exponent: 3, modulus: numeral(9999, i + 6) + '1' })],
   hugeDistinct: (i) => ['GET', '/api/v1/math/fibonacci/' + (300000 + i), auth],
@@ -115,6 +117,8 @@ describeEachBackend('hostile input: no request holds the event loop', (backend) 
     const answered = (name: string) => Object.keys(last.statuses[name] ?? {}).map(Number)
     expect(answered('bigJsonIntegers')).toEqual([400])
     expect(answered('redos')).toEqual([400])
+    expect(answered('manyNumbers')).toEqual([400])
+    expect(answered('manyNumberFields')).toEqual([400])
     expect(answered('redosGet')).toEqual([400])
     expect(answered('twoFiles')).toEqual([400])
     expect(answered('readiness')).toEqual([200])
