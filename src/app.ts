@@ -40,7 +40,7 @@ import { createOutboxStore } from './platform/events/outbox.js'
 import { OutboxRelay } from './platform/events/relay.js'
 import type { EventSink } from './platform/events/sink.js'
 import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
-import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
+import { beforeParsing, createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { runWithRequestContext } from './platform/request-context.js'
 import { Retention, type RetentionRule } from './platform/retention.js'
@@ -357,10 +357,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       // before the body is parsed or validated (after authentication, which names the caller), so a
       // request refused as malformed, too large or invalid spends budget like any other.
       await api.register(async (limited) => {
-        limited.addHook('preParsing', async function spendBudget(request, reply, payload) {
-          await rateLimits.perUser.call(this, request, reply)
-          return payload
-        })
+        limited.addHook('preParsing', beforeParsing(rateLimits.perUser))
         await limited.register(usersRoutes, { users: services.users })
         await limited.register(mathRoutes, { math: services.math })
         await limited.register(historyRoutes, { history: services.history })

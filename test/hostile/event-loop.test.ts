@@ -36,6 +36,8 @@ const classes = {
   modular1000Get: (i) => ['GET', '/api/v1/math/power?base=' + numeral(1000, i + 3) + '&exponent=' + numeral(1000, i + 4) + '&modulus=' + numeral(999, i + 5) + '3', auth],
   redos: () => ['POST', '/api/v1/math/power', json, JSON.stringify({ base: '1'.repeat(60000) + 'x', exponent: 2 })],
   manyNumbers: () => ['POST', '/api/v1/math/power', json, '{"base":1,"exponent":1,"x":[' + Array(30000).fill(1).join(',') + ']}'],
+  fieldsToTasks: () => ['POST', '/api/v1/tasks', json, '{"title":"x",' + Array.from({ length: 4500 }, (_, i) => '"f' + i + '":' + i).join(',') + '}'],
+  oversized: () => ['POST', '/api/v1/auth/register', { 'content-type': 'application/json' }, '{"username":"' + 'a'.repeat(1000000) + '"}'],
   manyNumberFields: () => ['POST', '/api/v1/math/fibonacci', json, '{' + Array.from({ length: 4500 }, (_, i) => '"f' + i + '":' + i).join(',') + '}'],
   redosGet: () => ['GET', '/api/v1/math/power?base=' + '1'.repeat(12000) + 'x&exponent=2', auth],
   storage: (i) => ['POST', '/api/v1/math/power', json, JSON.stringify({ base: numeral(10000, i), exponent: 3, modulus: numeral(9999, i + 6) + '1' })],
@@ -119,6 +121,8 @@ describeEachBackend('hostile input: no request holds the event loop', (backend) 
     expect(answered('redos')).toEqual([400])
     expect(answered('manyNumbers')).toEqual([400])
     expect(answered('manyNumberFields')).toEqual([400])
+    expect(answered('fieldsToTasks')).toEqual([400])
+    expect(answered('oversized')).toEqual([413])
     expect(answered('redosGet')).toEqual([400])
     expect(answered('twoFiles')).toEqual([400])
     expect(answered('readiness')).toEqual([200])

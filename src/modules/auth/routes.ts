@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest } from '../../platform/errors.js'
-import type { RateLimits } from '../../platform/rate-limit.js'
+import { beforeParsing, type RateLimits } from '../../platform/rate-limit.js'
 import { problemResponses } from '../../platform/schemas.js'
 import { UserPublic } from '../users/schemas.js'
 import type { UsersService } from '../users/service.js'
@@ -28,9 +28,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   const tags = ['auth']
   // Signing up and logging in are counted apart: registering must not eat into the login budget. Limits
   // run before validation, so a malformed attempt costs budget too.
-  const loginLimit = rateLimits.auth('login', usernameInBody)
-  const registerLimit = rateLimits.auth('register', usernameInBody)
-  const addressLimit = rateLimits.auth()
+  // The per-address limit is spent before the body is parsed; the per-username one needs the body, so it
+  // is spent after parsing but before validation.
+  const [perAddress] = rateLimits.auth()
+  const loginByName = rateLimits.auth('login', usernameInBody).slice(1)
+  const registerByName = rateLimits.auth('register', usernameInBody).slice(1)
+  const addressLimit = { preParsing: beforeParsing(perAddress!) }
+  const loginLimit = { ...addressLimit, preValidation: loginByName }
+  const registerLimit = { ...addressLimit, preValidation: registerByName }
 
   app.post(
     '/auth/register',
@@ -42,7 +47,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RegisterBody,
         response: { 201: UserPublic, ...problemResponses(400, 409, 429) },
       },
-      preValidation: registerLimit,
+      ...registerLimit,
     },
     async (request, reply) => reply.code(201).send(await users.register(request.body)),
   )
@@ -58,7 +63,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: TokenForm,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preValidation: loginLimit,
+      ...loginLimit,
     },
     async (request, reply) => {
       const form = request.body
@@ -83,7 +88,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: LoginBody,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preValidation: loginLimit,
+      ...loginLimit,
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store')
@@ -101,7 +106,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RefreshBody,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preValidation: addressLimit,
+      ...addressLimit,
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store')
@@ -119,7 +124,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RefreshBody,
         response: { 204: { type: 'null', description: 'Logged out' }, ...problemResponses(400, 429) },
       },
-      preValidation: addressLimit,
+      ...addressLimit,
     },
     async (request, reply) => {
       await auth.logout(request.body.refresh_token)
