@@ -347,6 +347,62 @@ describeEachBackend('hostile input: operand spellings', (backend) => {
     })
   })
 
+  describe('where work runs is decided by its cost, not its spelling (class 3)', () => {
+    const jobs = async (place: 'inline' | 'pool') => {
+      const metrics = (await t.app.inject({ url: '/metrics' })).body
+      const line = metrics
+        .split('\n')
+        .find((l) => l.startsWith(`math_jobs_total{operation="power",place="${place}"}`))
+      return line ? Number(line.split(' ').at(-1)) : 0
+    }
+    const digits = (n: number, seed: number) => `${seed}${'7'.repeat(n - 2)}1`
+
+    it('a modular power of 1,000-digit operands runs in the pool; of 20-digit ones, inline', async () => {
+      const pool = await jobs('pool')
+      const heavy = await post(
+        'power',
+        JSON.stringify({ base: digits(1000, 1), exponent: digits(1000, 2), modulus: digits(1000, 3) }),
+      )
+      expect(heavy.statusCode).toBe(200)
+      expect(await jobs('pool')).toBe(pool + 1)
+      const inline = await jobs('inline')
+      expect(
+        (
+          await post(
+            'power',
+            JSON.stringify({ base: digits(20, 1), exponent: digits(20, 2), modulus: digits(20, 3) }),
+          )
+        ).statusCode,
+      ).toBe(200)
+      expect(await jobs('inline')).toBe(inline + 1)
+    })
+
+    it('the base counts: a 10,000-digit base makes a large modular power go to the pool', async () => {
+      const pool = await jobs('pool')
+      const response = await post(
+        'power',
+        JSON.stringify({ base: digits(10_000, 4), exponent: digits(120, 5), modulus: digits(120, 6) }),
+      )
+      expect(response.statusCode).toBe(200)
+      expect(await jobs('pool')).toBe(pool + 1)
+    })
+
+    it.each([
+      ['GET', 'power?base=3.0&exponent=150001e0'],
+      ['GET', 'power?base=30e-1&exponent=150002.0'],
+      ['POST', '{"base":3.0,"exponent":1.50003e5}'],
+      ['POST', '{"base":"3","exponent":"150004.00"}'],
+    ])(
+      '%s %s: an exact power of ~72,000 digits goes to the pool however it is spelled',
+      async (method, what) => {
+        const pool = await jobs('pool')
+        const response = method === 'GET' ? await get(what) : await post('power', what)
+        expect(response.json()).toMatchObject({ exact: true, cached: false })
+        expect(await jobs('pool')).toBe(pool + 1)
+      },
+    )
+  })
+
   it('property: GET, POST string and POST number agree for any value and spelling', async () => {
     const digits = fc.stringMatching(/^[1-9][0-9]{0,24}$/)
     const value = fc.record({
