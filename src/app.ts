@@ -21,6 +21,7 @@ import { createHistoryService } from './modules/history/service.js'
 import { MathPool } from './modules/math/pool.js'
 import { mathRoutes } from './modules/math/routes.js'
 import { createMathService } from './modules/math/service.js'
+import { UserSlots } from './modules/math/user-slots.js'
 import { createProductsRepository } from './modules/products/repository.js'
 import { productsRoutes } from './modules/products/routes.js'
 import { createProductsService } from './modules/products/service.js'
@@ -41,9 +42,10 @@ import { OutboxRelay } from './platform/events/relay.js'
 import type { EventSink } from './platform/events/sink.js'
 import { createIdempotency } from './platform/idempotency.js'
 import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
-import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
+import { beforeParsing, createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { runWithRequestContext } from './platform/request-context.js'
+import { Retention, type RetentionRule } from './platform/retention.js'
 import { Problem } from './platform/schemas.js'
 import { registerSecurityHeaders } from './platform/security-headers.js'
 import { createTransactor } from './platform/transactions.js'
@@ -96,8 +98,9 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
+  const historyRepository = createHistoryRepository(database.db)
   const history = createHistoryService(
-    createHistoryRepository(database.db),
+    historyRepository,
     (size) => metrics.historyBatchSize.observe(size),
     log,
   )
@@ -117,6 +120,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       maxBytes: config.cache.maxBytes,
       redisMaxValueBytes: config.cache.redisMaxValueBytes,
       redisTtlSeconds: config.cache.redisTtlSeconds,
+      redisBudgetBytes: config.cache.redisBudgetBytes,
+      redisCallerBudgetBytes: config.cache.redisCallerBudgetBytes,
       log,
       ...(redis ? { redis } : {}),
     })
@@ -168,6 +173,24 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
         })
       : undefined
   relay?.start()
+  const retentionRules: RetentionRule[] = []
+  if (config.historyRetentionDays !== undefined) {
+    retentionRules.push({
+      name: 'math_history',
+      days: config.historyRetentionDays,
+      prune: (beforeId, limit) => historyRepository.deleteBefore(beforeId, limit),
+    })
+  }
+  // With no broker nothing will ever deliver the outbox, so it is kept like a log: EVENTS_RETENTION_DAYS.
+  if (!eventSink) {
+    retentionRules.push({
+      name: 'events',
+      days: retentionDays,
+      prune: (beforeId, limit) => outbox.deleteBefore(beforeId, limit),
+    })
+  }
+  const retention = new Retention({ rules: retentionRules, log })
+  if (options.relay !== false) retention.start()
   const pruneExpiredTokens = setInterval(() => {
     refreshTokens
       .deleteExpired(new Date().toISOString())
@@ -179,6 +202,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     database,
     redis,
     outbox,
+    retention,
     accessTokens,
     rateLimits: createRateLimits(new RateLimitStore(redis), metrics, config.rateLimit),
     idempotency,
@@ -210,6 +234,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       history,
       limits: config.math,
       registry: metrics.registry,
+      // Half the workers per user (rounded up); 16 more of a user's computations may wait behind its own.
+      slots: new UserSlots(Math.max(1, Math.ceil(config.math.workers / 2)), 16, config.math.timeoutMs),
     }),
     products: createProductsService({
       transact,
@@ -221,6 +247,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     async close() {
       clearInterval(pruneExpiredTokens)
       for (const timer of uploadSweeps) clearTimeout(timer)
+      await retention.stop()
       // Every acknowledged call's history row must be written before the pool goes away.
       await history.flush()
       // Before the database goes; whatever is still pending is picked up by the next start.
@@ -237,6 +264,8 @@ export type Services = Awaited<ReturnType<typeof createServices>>
 export interface BuildOptions extends ServiceOptions {
   /** Replaces the pino logger configuration (tests pass false). */
   logger?: boolean
+  /** Where log lines go instead of stdout (tests that check what is logged). */
+  logStream?: { write(line: string): void }
   /** The built web UI served at `/` (default dist/web); when it holds no index.html, only the API is served. */
   webRoot?: string
 }
@@ -249,6 +278,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         ? false
         : {
             level: config.logLevel,
+            ...(options.logStream ? { stream: options.logStream } : {}),
             redact: {
               paths: [
                 'req.headers.authorization',
@@ -292,7 +322,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
     // Everything after this hook, services included, runs inside the context: outbox rows read it.
-    runWithRequestContext({ requestId: request.id }, done)
+    runWithRequestContext({ requestId: request.id, clientAddress: request.ip }, done)
   })
   registerErrorHandling(app, rateLimits.perUser, (dependency) => metrics.dependencyErrors.inc({ dependency }))
   registerHttpMetrics(app, metrics)
@@ -337,7 +367,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const dependencies: DependencyCheck[] = [{ name: 'database', required: true, check: () => database.ping() }]
   if (redis) dependencies.push({ name: 'redis', required: false, check: () => redis.ping() })
   const { name: engine, version } = services.mathEngine
-  await app.register(healthRoutes, { dependencies, mathEngine: { engine, version } })
+  await app.register(healthRoutes, { dependencies, log: app.log, mathEngine: { engine, version } })
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
@@ -354,9 +384,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         rateLimits,
         idempotency: services.idempotency,
       })
-      // Everything but the auth endpoints counts against the caller's read or write budget.
+      // Everything but the auth endpoints counts against the caller's read or write budget. Counted
+      // before the body is parsed or validated (after authentication, which names the caller), so a
+      // request refused as malformed, too large or invalid spends budget like any other.
       await api.register(async (limited) => {
-        limited.addHook('preHandler', rateLimits.perUser)
+        limited.addHook('preParsing', beforeParsing(rateLimits.perUser))
         await limited.register(usersRoutes, { users: services.users })
         await limited.register(mathRoutes, { math: services.math })
         await limited.register(historyRoutes, { history: services.history })

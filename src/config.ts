@@ -29,20 +29,28 @@ export const EnvSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' },
   ),
-  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  // The largest JSON any endpoint takes is a task or product with a 5,000-character description (~30 KB
+  // even \u-escaped); parsing and validating a 1 MiB body of 70,000 fields held the event loop 135 ms.
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 65_536 }),
   MATH_WORKERS: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
   MATH_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 15_000 }),
   MATH_QUEUE_MAX: Type.Integer({ minimum: 0, default: 64 }),
   MATH_MAX_FIBONACCI_N: Type.Integer({ minimum: 0, default: 10_000_000 }),
   MATH_MAX_FACTORIAL_N: Type.Integer({ minimum: 0, default: 1_000_000 }),
-  MATH_MAX_RESULT_DIGITS: Type.Integer({ minimum: 1, default: 10_000_000 }),
+  // V8's BigInt holds at most 2^30 bits (~323 million digits); decimal conversion needs about twice the
+  // result's size, so the limit stays below what would make V8 itself refuse.
+  MATH_MAX_RESULT_DIGITS: Type.Integer({ minimum: 1, maximum: 100_000_000, default: 10_000_000 }),
   MATH_ENGINE: Type.Union([Type.Literal('auto'), Type.Literal('gmp'), Type.Literal('js')], {
     default: 'auto',
   }),
   MATH_WORKER_MEMORY_MB: Type.Integer({ minimum: 32, maximum: 65_536, default: 256 }),
   CACHE_MAX_BYTES: Type.Integer({ minimum: 0, default: 268_435_456 }),
-  CACHE_REDIS_MAX_VALUE_BYTES: Type.Integer({ minimum: 0, default: 16_777_216 }),
+  // Moving a value through Redis costs this process ~1 ms per MB (reading the reply, writing the command),
+  // so larger results stay in the local tier, where a hit costs nothing.
+  CACHE_REDIS_MAX_VALUE_BYTES: Type.Integer({ minimum: 0, default: 1_048_576 }),
   CACHE_REDIS_TTL_SECONDS: Type.Integer({ minimum: 1, default: 604_800 }),
+  CACHE_REDIS_BUDGET_BYTES: Type.Integer({ minimum: 0, default: 134_217_728 }),
+  CACHE_REDIS_CALLER_BUDGET_BYTES: Type.Integer({ minimum: 0, default: 8_388_608 }),
   UPLOAD_DIR: Type.Optional(Type.String({ minLength: 1 })),
   MAX_UPLOAD_BYTES: Type.Integer({ minimum: 1, default: 5_242_880 }),
   MAX_USER_STORAGE_BYTES: Type.Integer({ minimum: 1, default: 104_857_600 }),
@@ -52,6 +60,7 @@ export const EnvSchema = Type.Object({
   KAFKA_TOPIC: Type.String({ pattern: '^[A-Za-z0-9._-]{1,249}$', default: 'api-events' }),
   KAFKA_CLIENT_ID: Type.String({ minLength: 1, default: 'mathapi' }),
   EVENTS_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 7 }),
+  HISTORY_RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 1 })),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -105,13 +114,19 @@ export interface Config {
     /** Larger values stay in the local tier only. */
     readonly redisMaxValueBytes: number
     readonly redisTtlSeconds: number
+    /** Bytes all callers together may add to Redis per TTL window, per cache (beyond: local tier only). */
+    readonly redisBudgetBytes: number
+    /** Bytes one caller (user, or address when anonymous) may add per TTL window, per cache. */
+    readonly redisCallerBudgetBytes: number
   }
+  /** Math history rows older than this many days are pruned; undefined keeps them forever. */
+  readonly historyRetentionDays: number | undefined
   readonly events: {
     /** Empty: no relay; events stay in the outbox table. */
     readonly kafkaBrokers: readonly string[]
     readonly kafkaTopic: string
     readonly kafkaClientId: string
-    /** Delivered events older than this are pruned. */
+    /** Delivered events older than this are pruned; without a broker, all events older than this. */
     readonly retentionDays: number
   }
 }
@@ -267,7 +282,10 @@ export function loadConfig(
       maxBytes: raw.CACHE_MAX_BYTES,
       redisMaxValueBytes: raw.CACHE_REDIS_MAX_VALUE_BYTES,
       redisTtlSeconds: raw.CACHE_REDIS_TTL_SECONDS,
+      redisBudgetBytes: raw.CACHE_REDIS_BUDGET_BYTES,
+      redisCallerBudgetBytes: raw.CACHE_REDIS_CALLER_BUDGET_BYTES,
     }),
+    historyRetentionDays: raw.HISTORY_RETENTION_DAYS,
     events: Object.freeze({
       kafkaBrokers: Object.freeze(
         (raw.KAFKA_BROKERS ?? '')

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { LRUCache } from 'lru-cache'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { RedisHandle } from './redis.js'
+import { currentCaller } from './request-context.js'
 
 /*
  * In-process LRU in front of an optional shared Redis tier, with one compute per key per process.
@@ -20,6 +21,12 @@ export interface TwoTierCacheOptions {
   /** Longer values stay local only, sparing Redis memory and its single thread. 0 = never to Redis. */
   redisMaxValueBytes: number
   redisTtlSeconds: number
+  /**
+   * Bytes that may be added to Redis per TTL window by all callers together, and by one caller (the
+   * request's user, else its address); past either, values stay in the local tier. 0 = no bound.
+   */
+  redisBudgetBytes?: number
+  redisCallerBudgetBytes?: number
   log?: { warn(obj: object, msg: string): void }
 }
 
@@ -30,6 +37,7 @@ type Loaded = { value: string; source: 'redis' | 'computed' }
 interface CacheMetrics {
   requests: Counter<'cache' | 'tier' | 'outcome'>
   redisErrors: Counter<'cache'>
+  overBudget: Counter<'cache'>
   shared: Counter<'cache'>
   localTiers: Set<{ name: string; bytes(): number }>
 }
@@ -65,6 +73,12 @@ function metricsFor(registry: Registry): CacheMetrics {
       labelNames: ['cache'],
       registers: [registry],
     }),
+    overBudget: new Counter({
+      name: 'cache_redis_over_budget_total',
+      help: 'Values kept in this process only because their caller, or all callers, used up the Redis budget',
+      labelNames: ['cache'],
+      registers: [registry],
+    }),
     shared: new Counter({
       name: 'cache_singleflight_shared_total',
       help: 'Callers that joined a compute already in flight for their key instead of starting another',
@@ -77,6 +91,27 @@ function metricsFor(registry: Registry): CacheMetrics {
   return metrics
 }
 
+/*
+ * SET within a byte budget, atomically: the entry is written only if its size still fits both the caller's
+ * and the total budget of the current window, which starts at the window's first write and lasts one TTL.
+ * An entry lives at most one TTL past its window, so Redis holds at most two windows' budgets of entries.
+ */
+const BUDGETED_SET_SCRIPT = `
+local size = tonumber(ARGV[3])
+for i = 2, 3 do
+  local limit = tonumber(ARGV[2 + i])
+  if limit > 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + size > limit then return 0 end
+end
+for i = 2, 3 do
+  redis.call('INCRBY', KEYS[i], size)
+  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+`
+
+/** What Redis spends on a key beyond its name and value (dict entry, object headers, expiry): charged too. */
+const REDIS_ENTRY_OVERHEAD_BYTES = 96
 export class TwoTierCache {
   private readonly local: LRUCache<string, string> | undefined
   private readonly inflight = new Map<string, Promise<Loaded>>()
@@ -115,7 +150,30 @@ export class TwoTierCache {
     const max = this.options.redisMaxValueBytes
     if (max > 0 && value.length <= max) {
       const ttl = this.options.redisTtlSeconds
-      await this.redisCall('set', (client) => client.set(this.redisKey(key), value, 'EX', ttl))
+      const total = this.options.redisBudgetBytes ?? 0
+      const perCaller = this.options.redisCallerBudgetBytes ?? 0
+      if (total === 0 && perCaller === 0) {
+        await this.redisCall('set', (client) => client.set(this.redisKey(key), value, 'EX', ttl))
+        return
+      }
+      const redisKey = this.redisKey(key)
+      const stored = await this.redisCall(
+        'set',
+        (client) =>
+          client.eval(
+            BUDGETED_SET_SCRIPT,
+            3,
+            redisKey,
+            this.budgetKey(currentCaller()),
+            this.budgetKey('all'),
+            value,
+            ttl,
+            value.length + redisKey.length + REDIS_ENTRY_OVERHEAD_BYTES,
+            perCaller,
+            total,
+          ) as Promise<number>,
+      )
+      if (stored === 0) this.metrics.overBudget.inc({ cache: this.options.name })
     }
   }
 
@@ -218,5 +276,9 @@ export class TwoTierCache {
 
   private redisKey(key: string): string {
     return `cache:${this.options.name}:${key}`
+  }
+
+  private budgetKey(owner: string): string {
+    return `cache-budget:${this.options.name}:${owner}`
   }
 }

@@ -1,4 +1,9 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type {
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+  preParsingAsyncHookHandler,
+} from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { DomainError } from './errors.js'
 import type { Metrics } from './metrics.js'
@@ -109,6 +114,18 @@ export function createLimitHook(
         retryAfterSeconds: resetSeconds,
       })
     }
+  }
+}
+
+/**
+ * The same limit spent in preParsing: after authentication (which names the caller), before the body is
+ * read, parsed or validated — so a malformed, oversized or invalid request spends budget like any other,
+ * and one over budget costs no parsing at all.
+ */
+export function beforeParsing(hook: preHandlerAsyncHookHandler): preParsingAsyncHookHandler {
+  return async function spendBudget(request, reply, payload) {
+    await hook.call(this, request, reply)
+    return payload
   }
 }
 

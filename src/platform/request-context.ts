@@ -23,6 +23,8 @@ export interface PendingIdempotency {
 
 export interface RequestContext {
   readonly requestId: string
+  /** The client's address (after TRUST_PROXY): who an anonymous request is charged to. */
+  readonly clientAddress?: string
   /** Set once the request has authenticated; mutated in place so later hooks and handlers see it. */
   actor?: RequestActor
   idempotency?: PendingIdempotency
@@ -40,6 +42,17 @@ export function runWithRequestContext(context: RequestContext, next: () => void)
 
 export function requestContext(): RequestContext | undefined {
   return storage.getStore()
+}
+
+/**
+ * Who the current request is charged to for shared resources (the Redis cache budget): its user, else its
+ * client address; outside a request, the service itself.
+ */
+export function currentCaller(): string {
+  const context = storage.getStore()
+  if (context?.actor?.userId) return `user:${context.actor.userId}`
+  if (context?.clientAddress) return `ip:${context.clientAddress}`
+  return 'service'
 }
 
 export function bindActor(user: { id: string; role: Role; tokenVersion?: number }): void {

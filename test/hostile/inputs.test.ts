@@ -72,6 +72,11 @@ describeEachBackend('hostile input: targeted', (backend) => {
           payload: JSON.stringify({ title: 'x', ...fields }),
         })
         expect(performance.now() - started).toBeLessThan(2000)
+        // Math bodies are limited to 64 KiB (three operands fit): this one is refused before parsing.
+        if (url.includes('/math/')) {
+          expectProblem(response, 413)
+          continue
+        }
         const problem = expectProblem(response, 400)
         // Regression: every one of the 10,000 errors used to be listed (a 650 KB answer to a 150 KB request).
         expect(problem.errors?.length ?? 0).toBeLessThanOrEqual(20)

@@ -64,12 +64,19 @@ export interface MathResult {
   computeMs: number
 }
 
+export interface StoredOperand {
+  preview: string
+  digits: number
+  sha256: string
+}
+
 export interface HistoryEntry {
   id: string
   userId: string
   username: string
   operation: Operation
-  input: Record<string, Operand>
+  /** A long operand is stored as a digest: its ends, its digit count and the SHA-256 of its text. */
+  input: Record<string, Operand | StoredOperand>
   resultPreview: string | null
   digits: number | null
   exact: boolean | null

@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import type { RateLimits } from '../../platform/rate-limit.js'
+import { beforeParsing, type RateLimits } from '../../platform/rate-limit.js'
 import { problemResponses } from '../../platform/schemas.js'
 import { UserPublic } from '../users/schemas.js'
 import type { UsersService } from '../users/service.js'
@@ -28,10 +28,16 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
   // Form bodies are accepted here only, for the OAuth2 token endpoint.
   await app.register(formbody, { bodyLimit: 8192 })
   const tags = ['auth']
-  // Signing up and logging in are counted apart: registering must not eat into the login budget.
-  const loginLimit = rateLimits.auth('login', usernameInBody)
-  const registerLimit = rateLimits.auth('register', usernameInBody)
-  const addressLimit = rateLimits.auth()
+  // Signing up and logging in are counted apart: registering must not eat into the login budget. Limits
+  // run before validation, so a malformed attempt costs budget too.
+  // The per-address limit is spent before the body is parsed; the per-username one needs the body, so it
+  // is spent after parsing but before validation.
+  const [perAddress] = rateLimits.auth()
+  const loginByName = rateLimits.auth('login', usernameInBody).slice(1)
+  const registerByName = rateLimits.auth('register', usernameInBody).slice(1)
+  const addressLimit = { preParsing: beforeParsing(perAddress!) }
+  const loginLimit = { ...addressLimit, preValidation: loginByName }
+  const registerLimit = { ...addressLimit, preValidation: registerByName }
 
   app.post(
     '/auth/register',
@@ -44,7 +50,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RegisterBody,
         response: { 201: UserPublic, ...problemResponses(400, 409, 422, 429, 503) },
       },
-      preHandler: registerLimit,
+      ...registerLimit,
     },
     async (request, reply) =>
       idempotency.respond(request, reply, { status: 201 }, () => users.register(request.body)),
@@ -61,7 +67,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: TokenForm,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preHandler: loginLimit,
+      ...loginLimit,
     },
     async (request, reply) => {
       const form = request.body
@@ -86,7 +92,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: LoginBody,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preHandler: loginLimit,
+      ...loginLimit,
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store')
@@ -104,7 +110,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RefreshBody,
         response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
       },
-      preHandler: addressLimit,
+      ...addressLimit,
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store')
@@ -122,7 +128,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         body: RefreshBody,
         response: { 204: { type: 'null', description: 'Logged out' }, ...problemResponses(400, 429) },
       },
-      preHandler: addressLimit,
+      ...addressLimit,
     },
     async (request, reply) => {
       await auth.logout(request.body.refresh_token)

@@ -21,6 +21,10 @@ const streamedBodyCompiler: FastifySchemaCompiler<object> = (route) =>
 
 const missingFile = () =>
   badRequest('The form has no file part named "file"', [{ path: '/body/file', message: 'is required' }])
+const extraFile = () =>
+  badRequest('The form carries more than one file; send exactly one, in a part named "file"', [
+    { path: '/body', message: 'must have exactly one file part' },
+  ])
 
 /** Parser failures are the client's: a broken or cut-off body, except the parser's own limits (413). */
 function multipartError(error: unknown): unknown {
@@ -29,17 +33,28 @@ function multipartError(error: unknown): unknown {
   return badRequest('The multipart body is malformed or incomplete')
 }
 
+/**
+ * The form's one file part, named "file". Text fields may come before or after it and are ignored; a
+ * second file part anywhere is refused (400) rather than silently dropped — after the first one has been
+ * read, as the parts arrive in order, so the upload fails before anything is committed.
+ */
 async function receiveFile(request: FastifyRequest, maxUploadBytes: number): Promise<UploadSource> {
-  let part: MultipartFile | undefined
-  try {
-    part = await request.file()
-  } catch (error) {
-    throw multipartError(error)
+  const parts = request.parts()[Symbol.asyncIterator]()
+  const nextFile = async (): Promise<MultipartFile | undefined> => {
+    try {
+      for (let next = await parts.next(); !next.done; next = await parts.next()) {
+        if (next.value.type === 'file') return next.value
+      }
+      return undefined
+    } catch (error) {
+      throw multipartError(error)
+    }
   }
+  const part = await nextFile()
   if (!part) throw missingFile()
   if (part.fieldname !== 'file') {
     part.file.resume()
-    throw missingFile()
+    throw (await nextFile()) ? extraFile() : missingFile()
   }
   const { file } = part
   return {
@@ -56,6 +71,11 @@ async function receiveFile(request: FastifyRequest, maxUploadBytes: number): Pro
           'payload_too_large',
           `The file is larger than the upload limit of ${maxUploadBytes} bytes`,
         )
+      }
+      const another = await nextFile()
+      if (another) {
+        another.file.resume()
+        throw extraFile()
       }
     })(),
   }
@@ -109,10 +129,11 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
   const tags = ['files']
   const security = [{ bearerAuth: [] }]
 
-  // Registered here, so no other route accepts multipart bodies. One file part per request; the few
-  // text fields a form may carry along are small and bounded.
+  // Registered here, so no other route accepts multipart bodies. One file part per request (the parser
+  // lets a second through so that it can be refused, not dropped); the few text fields a form may carry
+  // along are small and bounded.
   await app.register(multipart, {
-    limits: { fileSize: maxUploadBytes, files: 1, fields: 10, fieldSize: 1024, parts: 20, headerPairs: 20 },
+    limits: { fileSize: maxUploadBytes, files: 2, fields: 10, fieldSize: 1024, parts: 20, headerPairs: 20 },
   })
 
   app.post(

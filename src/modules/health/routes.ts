@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { type Static, Type } from 'typebox'
 import { withTimeout } from '../../platform/timeout.js'
 
@@ -14,7 +14,6 @@ const CheckResult = Type.Object({
   status: Type.Union([Type.Literal('up'), Type.Literal('down')], { description: 'Whether it answered' }),
   required: Type.Boolean({ description: 'Whether the service is unready without it' }),
   latencyMs: Type.Number({ description: 'Time the check took, in milliseconds' }),
-  error: Type.Optional(Type.String({ description: 'Why it is down' })),
 })
 
 const MathEngine = Type.Object(
@@ -49,32 +48,53 @@ const Liveness = Type.Object(
 
 const CHECK_TIMEOUT_MS = 2000
 
-async function run(dependency: DependencyCheck) {
-  const started = performance.now()
-  try {
-    await withTimeout(dependency.check(), CHECK_TIMEOUT_MS, `no answer within ${CHECK_TIMEOUT_MS} ms`)
-    return { status: 'up' as const, required: dependency.required, latencyMs: elapsed(started) }
-  } catch (error) {
-    return {
-      status: 'down' as const,
-      required: dependency.required,
-      latencyMs: elapsed(started),
-      error: error instanceof Error ? error.message : 'unknown error',
-    }
-  }
-}
+type CheckResult = { status: 'up' | 'down'; required: boolean; latencyMs: number }
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 1000) / 1000
 
-export interface HealthOptions {
+export interface HealthRoutesOptions {
   dependencies: DependencyCheck[]
+  /** Where a failing check's error goes: the log, never the (public) response. */
+  log: FastifyBaseLogger
   mathEngine?: Static<typeof MathEngine>
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (
   app,
-  { dependencies, mathEngine },
+  { dependencies, log, mathEngine },
 ) => {
+  // A dependency's state changes are logged once each, with the error that made it go down.
+  const lastStatus = new Map<string, 'up' | 'down'>()
+
+  async function run(dependency: DependencyCheck): Promise<CheckResult> {
+    const started = performance.now()
+    let status: 'up' | 'down' = 'up'
+    try {
+      await withTimeout(dependency.check(), CHECK_TIMEOUT_MS, `no answer within ${CHECK_TIMEOUT_MS} ms`)
+    } catch (error) {
+      status = 'down'
+      if (lastStatus.get(dependency.name) !== 'down') {
+        log.warn({ dependency: dependency.name, err: error }, 'readiness: dependency check failed')
+      }
+    }
+    if (status === 'up' && lastStatus.get(dependency.name) === 'down') {
+      log.info({ dependency: dependency.name }, 'readiness: dependency answers again')
+    }
+    lastStatus.set(dependency.name, status)
+    return { status, required: dependency.required, latencyMs: elapsed(started) }
+  }
+
+  // Anyone may probe readiness: probes that arrive while a round of checks is running share it.
+  let inFlight: Promise<(readonly [string, CheckResult])[]> | undefined
+  function checkAll() {
+    inFlight ??= Promise.all(
+      dependencies.map(async (dependency) => [dependency.name, await run(dependency)] as const),
+    ).finally(() => {
+      inFlight = undefined
+    })
+    return inFlight
+  }
+
   const tags = ['operations']
 
   app.get(
@@ -91,9 +111,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthOptions> = async (
   )
 
   const ready = async (_request: FastifyRequest, reply: FastifyReply) => {
-    const results = await Promise.all(
-      dependencies.map(async (dependency) => [dependency.name, await run(dependency)] as const),
-    )
+    const results = await checkAll()
     const requiredDown = results.some(([, result]) => result.required && result.status === 'down')
     const anyDown = results.some(([, result]) => result.status === 'down')
     return reply.code(requiredDown ? 503 : 200).send({

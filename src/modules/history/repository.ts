@@ -8,12 +8,22 @@ import {
   toIso,
 } from '../../platform/db-schema.js'
 
+/** How a long operand is stored: enough to recognise it (and check it against a copy), never all of it. */
+export interface OperandDigest {
+  preview: string
+  digits: number
+  /** SHA-256 of the operand's decimal text as the math response echoed it, in hex. */
+  sha256: string
+}
+
+export type StoredInput = Record<string, number | string | OperandDigest>
+
 export interface HistoryItem {
   id: string
   userId: string
   username: string
   operation: MathOperation
-  input: Record<string, unknown>
+  input: StoredInput
   resultPreview: string | null
   digits: number | null
   exact: boolean | null
@@ -48,6 +58,19 @@ export function createHistoryRepository(db: Kysely<Database>) {
       })
     },
 
+    /** Retention: deletes up to `limit` of the oldest rows whose id sorts below `beforeId`. */
+    async deleteBefore(beforeId: string, limit: number): Promise<number> {
+      const result = await db
+        .deleteFrom('mathHistory')
+        .where(
+          'id',
+          'in',
+          db.selectFrom('mathHistory').select('id').where('id', '<', beforeId).orderBy('id').limit(limit),
+        )
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
+    },
+
     /** Newest first; ids are UUIDv7, so id order is time order and each filter has an index ending in id. */
     async list(query: HistoryQuery): Promise<HistoryItem[]> {
       let select = db
@@ -75,7 +98,7 @@ export function createHistoryRepository(db: Kysely<Database>) {
       const rows = await select.execute()
       return rows.map((row) => ({
         ...row,
-        input: JSON.parse(row.input) as Record<string, unknown>,
+        input: JSON.parse(row.input) as StoredInput,
         exact: row.exact === null ? null : toBool(row.exact),
         cached: toBool(row.cached),
         computeMs: row.computeMs === null ? null : Number(row.computeMs),

@@ -29,9 +29,24 @@ export const HistoryItem = Type.Object(
     userId: Type.String({ description: 'Who made the call' }),
     username: Type.String({ description: 'Their username' }),
     operation: Operation,
-    input: Type.Record(Type.String(), Type.Unknown(), {
-      description: 'The call’s input, as in the math response',
-    }),
+    input: Type.Record(
+      Type.String(),
+      Type.Union([
+        Type.Number({ description: 'An operand, as the math response echoed it' }),
+        Type.String({ description: 'An integer operand of up to 64 digits, as the math response echoed it' }),
+        Type.Object(
+          {
+            preview: Type.String({ description: 'Its first and last 24 digits around an ellipsis' }),
+            digits: Type.Integer({ description: 'How many digits it has' }),
+            sha256: Type.String({
+              description: 'SHA-256 (hex) of its decimal text as the math response echoed it',
+            }),
+          },
+          { description: 'An integer operand longer than 64 characters, stored as a digest' },
+        ),
+      ]),
+      { description: 'The call’s input, as in the math response; long operands are stored as a digest' },
+    ),
     resultPreview: Type.Union([Type.String(), Type.Null()], {
       description: 'The whole result when short, else its first and last digits; null when refused',
     }),

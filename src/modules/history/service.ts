@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Insertable } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
 import type { EventsTable, MathHistoryTable, MathOperation } from '../../platform/db-schema.js'
@@ -5,13 +6,13 @@ import { badRequest, forbidden, isForeignKeyViolation, unauthorized } from '../.
 import { eventRow } from '../../platform/events/outbox.js'
 import { GroupCommit } from '../../platform/group-commit.js'
 import { uuidv7 } from '../../platform/ids.js'
-import type { HistoryItem, HistoryRepository } from './repository.js'
+import type { HistoryItem, HistoryRepository, OperandDigest, StoredInput } from './repository.js'
 
 /** One math call, as the math service reports it. */
 export interface MathCallRecord {
   userId: string
   operation: MathOperation
-  input: Record<string, unknown>
+  input: Record<string, number | string>
   /** The full decimal result; absent when the call was refused. */
   result?: string
   digits?: number
@@ -28,6 +29,26 @@ const PREVIEW_EDGE = 24
 export function previewOf(result: string): string {
   if (result.length <= PREVIEW_WHOLE_MAX) return result
   return `${result.slice(0, PREVIEW_EDGE)}…${result.slice(-PREVIEW_EDGE)}`
+}
+
+/**
+ * The input as stored in a history row and its event: an operand longer than PREVIEW_WHOLE_MAX characters
+ * (only big integers, which arrive as decimal strings) becomes an OperandDigest, so a row plus its event
+ * stays within ~1 KiB whatever the caller sent.
+ */
+export function storedInput(input: Record<string, number | string>): StoredInput {
+  const stored: StoredInput = {}
+  for (const [name, value] of Object.entries(input)) {
+    stored[name] =
+      typeof value === 'string' && value.length > PREVIEW_WHOLE_MAX
+        ? ({
+            preview: previewOf(value),
+            digits: value.length - (value.startsWith('-') ? 1 : 0),
+            sha256: createHash('sha256').update(value).digest('hex'),
+          } satisfies OperandDigest)
+        : value
+  }
+  return stored
 }
 
 export interface HistoryListQuery {
@@ -79,12 +100,13 @@ export function createHistoryService(
     /** Resolves once the record has committed; 401 when the caller's account was deleted meanwhile. */
     record(call: MathCallRecord): Promise<void> {
       const id = uuidv7()
+      const input = storedInput(call.input)
       const committed = writer.add({
         history: {
           id,
           userId: call.userId,
           operation: call.operation,
-          input: JSON.stringify(call.input),
+          input: JSON.stringify(input),
           resultPreview: call.result === undefined ? null : previewOf(call.result),
           digits: call.digits ?? null,
           exact: call.exact === undefined ? null : call.exact ? 1 : 0,
@@ -99,7 +121,7 @@ export function createHistoryService(
           data: {
             historyId: id,
             operation: call.operation,
-            input: call.input,
+            input,
             digits: call.digits ?? null,
             cached: call.cached,
             status: call.status,

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { limitExceeded, unavailable } from '../../platform/errors.js'
+import { ComputeError } from './compute-error.js'
 import {
   compute,
   type EngineInfo,
@@ -49,7 +49,7 @@ const workerFile = fileURLToPath(new URL(`./engine/worker.${fromSource ? 'ts' : 
 /**
  * Worker threads for every computation too big to answer inline. A computation past its time budget is
  * aborted, which terminates the thread running it (piscina replaces it); a full queue is refused at once.
- * Both become 503 with Retry-After.
+ * Every failure leaves as a ComputeError saying which.
  */
 export class MathPool {
   private readonly pool: Piscina<WorkerTask, MathJobResult>
@@ -63,6 +63,8 @@ export class MathPool {
   private readonly retireIdleMs: number
   private readonly heavyHeapBytes: number
   private readonly retirements: Counter
+  /** Jobs running or waiting. Counted here, so a full queue is known without reading piscina's messages. */
+  private admitted = 0
 
   constructor(private readonly options: MathPoolOptions) {
     const preference = options.engine ?? 'auto'
@@ -80,7 +82,6 @@ export class MathPool {
       filename: workerFile,
       minThreads: 1,
       maxThreads: options.workers,
-      maxQueue: options.queueMax,
       idleTimeout: 60_000,
       // Node lets a worker's young generation grow to 192 MB by default: bounded as well.
       resourceLimits: { maxOldGenerationSizeMb: memoryMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
@@ -138,37 +139,49 @@ export class MathPool {
 
   /** Small jobs: computing costs less than a trip to a worker thread. */
   runInline(job: MathJob): MathJobResult {
-    return compute(job)
+    try {
+      return compute(job)
+    } catch (error) {
+      throw new ComputeError('failed', 'The computation failed', { cause: error })
+    }
   }
 
   async run(job: MathJob): Promise<MathJobResult> {
+    const { workers, queueMax, timeoutMs } = this.options
+    if (this.admitted >= workers + queueMax) {
+      throw new ComputeError('saturated', 'The compute pool is saturated; retry shortly')
+    }
+    this.admitted++
+    const deadline = AbortSignal.timeout(timeoutMs)
     try {
-      const task: WorkerTask = { job, deadline: Date.now() + this.options.timeoutMs }
-      return await this.pool.run(task, { signal: AbortSignal.timeout(this.options.timeoutMs) })
+      const task: WorkerTask = { job, deadline: Date.now() + timeoutMs }
+      return await this.pool.run(task, { signal: deadline })
     } catch (error) {
-      const message = error instanceof Error ? error.message : ''
-      const code = engineErrorCode(error) ?? (error as { code?: unknown }).code
+      // The engine's own codes cross the thread boundary as cause.code; Node's for a worker out of heap.
+      const code = engineErrorCode(error) ?? (error as { code?: unknown } | null)?.code
+      if (deadline.aborted || code === 'ERR_MATH_TIMEOUT') {
+        throw new ComputeError(
+          'timeout',
+          `The computation took longer than ${timeoutMs} ms and was cancelled`,
+          {
+            cause: error,
+          },
+        )
+      }
       if (
         code === 'ERR_WORKER_OUT_OF_MEMORY' ||
         code === 'ERR_MATH_MEMORY_LIMIT' ||
         code === 'ERR_MATH_OUT_OF_MEMORY'
       ) {
-        throw limitExceeded('The computation needs more memory than a worker may use (MATH_WORKER_MEMORY_MB)')
-      }
-      if ((error as { name?: string }).name === 'AbortError' || code === 'ERR_MATH_TIMEOUT') {
-        throw unavailable(
-          `The computation took longer than ${this.options.timeoutMs} ms and was cancelled`,
-          30,
+        throw new ComputeError(
+          'too-large',
+          'The computation needs more memory than a worker may use (MATH_WORKER_MEMORY_MB)',
+          { cause: error },
         )
       }
-      // piscina's two ways of saying "no worker free and no room to wait".
-      if (
-        message === 'Task queue is at limit' ||
-        message === 'No task queue available and all Workers are busy'
-      ) {
-        throw unavailable('The compute pool is saturated; retry shortly', 5)
-      }
-      throw error
+      throw new ComputeError('failed', 'The computation failed', { cause: error })
+    } finally {
+      this.admitted--
     }
   }
 

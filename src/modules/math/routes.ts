@@ -1,15 +1,69 @@
+import { Readable } from 'node:stream'
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply } from 'fastify'
 import { problemResponses } from '../../platform/schemas.js'
+import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js'
+import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
 import { MathResult, NBody, NParams, PowerBody, PowerQuery } from './schemas.js'
-import type { MathService } from './service.js'
+import type { MathService, MathResult as Result } from './service.js'
+
+/** Three operands of at most ~10,000 characters each fit with room to spare. */
+export const MATH_BODY_LIMIT_BYTES = 65_536
+
+/** An operand from a JSON body: a number (read from its source text) or a decimal string. */
+function fromBody(body: Record<string, number | string | undefined>, name: string): Operand {
+  const value = body[name]
+  const source = { name, path: `/body/${name}` }
+  return typeof value === 'number'
+    ? parseOperandNumber(value, jsonNumberText(body, name), source)
+    : parseOperandText(value as string, source)
+}
+
+const fromText = (text: string, name: string, part: 'querystring' | 'params') =>
+  parseOperandText(text, { name, path: `/${part}/${name}` })
+
+/**
+ * Results longer than this leave as a stream of CHUNK_CHARS pieces, one per turn of the event loop:
+ * serialising a 2-million-digit result in one piece held the loop for 40–150 ms on the CI machine.
+ */
+const STREAM_ABOVE_CHARS = 65_536
+const CHUNK_CHARS = 65_536
+
+/**
+ * The same JSON document the response schema would produce, written piece by piece. Only exact results
+ * are this long, and their text is digits and a sign: no character needs escaping, and one character is
+ * one byte.
+ */
+function send(reply: FastifyReply, answer: Result): Result | FastifyReply {
+  const { operation, input, result, exact, digits, cached, computeMs } = answer
+  if (result.length <= STREAM_ABOVE_CHARS || !exact) return answer
+  const head = Buffer.from(`${JSON.stringify({ operation, input }).slice(0, -1)},"result":"`)
+  const tail = Buffer.from(`",${JSON.stringify({ exact, digits, cached, computeMs }).slice(1)}`)
+  async function* pieces() {
+    yield head
+    for (let at = 0; at < result.length; at += CHUNK_CHARS) {
+      yield Buffer.from(result.slice(at, at + CHUNK_CHARS), 'latin1')
+      await nextTurn()
+    }
+    yield tail
+  }
+  return reply
+    .type('application/json; charset=utf-8')
+    .header('content-length', head.length + result.length + tail.length)
+    .send(Readable.from(pieces(), { objectMode: false }))
+}
 
 export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = async (app, { math }) => {
+  // Numbers in these bodies are read from their source text, so none is rounded before it is judged.
+  keepJsonNumberText(app)
   const common = {
     tags: ['math'],
     security: [{ bearerAuth: [] }],
-    response: { 200: MathResult, ...problemResponses(400, 401, 422, 429, 503) },
+    response: { 200: MathResult, ...problemResponses(400, 401, 413, 422, 429, 503) },
   }
   const onRequest = app.authenticate
+  const bodyLimit = MATH_BODY_LIMIT_BYTES
 
   app.get(
     '/math/fibonacci/:n',
@@ -22,7 +76,8 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.fibonacci(request.user!, request.params.n),
+    async (request, reply) =>
+      send(reply, await math.fibonacci(request.user!, fromText(request.params.n, 'n', 'params'))),
   )
   app.post(
     '/math/fibonacci',
@@ -34,8 +89,9 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         body: NBody,
       },
       onRequest,
+      bodyLimit,
     },
-    (request) => math.fibonacci(request.user!, request.body.n),
+    async (request, reply) => send(reply, await math.fibonacci(request.user!, fromBody(request.body, 'n'))),
   )
   app.get(
     '/math/factorial/:n',
@@ -48,15 +104,17 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.factorial(request.user!, request.params.n),
+    async (request, reply) =>
+      send(reply, await math.factorial(request.user!, fromText(request.params.n, 'n', 'params'))),
   )
   app.post(
     '/math/factorial',
     {
       schema: { ...common, operationId: 'math-factorial', summary: 'Factorial n!, exact', body: NBody },
       onRequest,
+      bodyLimit,
     },
-    (request) => math.factorial(request.user!, request.body.n),
+    async (request, reply) => send(reply, await math.factorial(request.user!, fromBody(request.body, 'n'))),
   )
   app.get(
     '/math/power',
@@ -69,7 +127,15 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       },
       onRequest,
     },
-    (request) => math.power(request.user!, request.query.base, request.query.exponent, request.query.modulus),
+    async (request, reply) => {
+      const { base, exponent, modulus } = request.query
+      const answer = await math.power(request.user!, {
+        base: fromText(base, 'base', 'querystring'),
+        exponent: fromText(exponent, 'exponent', 'querystring'),
+        modulus: modulus === undefined ? undefined : fromText(modulus, 'modulus', 'querystring'),
+      })
+      return send(reply, answer)
+    },
   )
   app.post(
     '/math/power',
@@ -81,7 +147,16 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         body: PowerBody,
       },
       onRequest,
+      bodyLimit,
     },
-    (request) => math.power(request.user!, request.body.base, request.body.exponent, request.body.modulus),
+    async (request, reply) => {
+      const { body } = request
+      const answer = await math.power(request.user!, {
+        base: fromBody(body, 'base'),
+        exponent: fromBody(body, 'exponent'),
+        modulus: body.modulus === undefined ? undefined : fromBody(body, 'modulus'),
+      })
+      return send(reply, answer)
+    },
   )
 }

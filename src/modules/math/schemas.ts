@@ -1,35 +1,60 @@
 import { Type } from 'typebox'
+import { DECIMAL_PATTERN, MAX_OPERAND_DIGITS, MAX_OPERAND_TEXT } from './operands.js'
 
-const N = Type.Integer({ minimum: 0, description: 'A non-negative integer' })
+/*
+ * Operands are validated here for shape only (a number, or text in the decimal grammar); what they mean is
+ * decided once, by operands.ts, whatever the spelling. See README "Math" for the rules.
+ */
 
-const DECIMAL = '^\\s*[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?\\s*$'
+const SPELLING = `Decimal notation: optional sign, digits, optional fraction and exponent (12, -3.5, 7.0, 1e6). A value that is mathematically an integer (7.0, 1e6) is an integer, computed exactly; at most ${MAX_OPERAND_DIGITS.toLocaleString('en')} digits.`
 
-/** Query values stay strings, so an integer beyond 2^53 keeps every digit. */
-const DecimalString = (description: string) =>
-  Type.String({ maxLength: 10_000, pattern: DECIMAL, description: `${description}, in decimal` })
-
-/** JSON number, or a decimal string for integers beyond 2^53 (exactness matters here). */
-const NumberLike = (description: string) =>
-  Type.Union([Type.Number(), Type.String({ maxLength: 10_000, pattern: DECIMAL })], {
-    description: `${description}: a number, or a decimal string (use one for integers beyond 2^53)`,
+/** Operand text in a query string or path segment: kept as text, so an integer of any size keeps every digit. */
+const DecimalText = (description: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: MAX_OPERAND_TEXT,
+    pattern: DECIMAL_PATTERN,
+    description: `${description}. ${SPELLING}`,
   })
 
-export const NParams = Type.Object({ n: N }, { additionalProperties: false })
-export const NBody = Type.Object({ n: N }, { additionalProperties: false, description: 'The input n' })
+/** JSON number, or a decimal string (needed for integers beyond 2^53 − 1, which are refused as numbers). */
+const NumberOrDecimalText = (description: string) =>
+  Type.Union(
+    [
+      Type.Number({ description: 'A JSON number; an integer must be within ±(2^53 − 1)' }),
+      Type.String({
+        minLength: 1,
+        maxLength: MAX_OPERAND_TEXT,
+        pattern: DECIMAL_PATTERN,
+        description: 'A decimal string, for any size of integer',
+      }),
+    ],
+    { description: `${description}. ${SPELLING}` },
+  )
+
+const N_DESCRIPTION = 'n, an integer ≥ 0'
+
+export const NParams = Type.Object({ n: DecimalText(N_DESCRIPTION) }, { additionalProperties: false })
+export const NBody = Type.Object(
+  { n: NumberOrDecimalText(N_DESCRIPTION) },
+  { additionalProperties: false, description: 'The input n' },
+)
+
+const MODULUS = 'Modulus, an integer ≥ 1 (with an integer base and an integer exponent ≥ 0)'
 
 export const PowerQuery = Type.Object(
   {
-    base: DecimalString('Base'),
-    exponent: DecimalString('Exponent'),
-    modulus: Type.Optional(DecimalString('Modulus, an integer >= 1 (integer base and exponent >= 0 only)')),
+    base: DecimalText('Base'),
+    exponent: DecimalText('Exponent'),
+    modulus: Type.Optional(DecimalText(MODULUS)),
   },
   { additionalProperties: false },
 )
 export const PowerBody = Type.Object(
   {
-    base: NumberLike('Base'),
-    exponent: NumberLike('Exponent'),
-    modulus: Type.Optional(NumberLike('Modulus, an integer >= 1 (integer base and exponent >= 0 only)')),
+    base: NumberOrDecimalText('Base'),
+    exponent: NumberOrDecimalText('Exponent'),
+    modulus: Type.Optional(NumberOrDecimalText(MODULUS)),
   },
   { additionalProperties: false, description: 'base^exponent, optionally mod modulus' },
 )
@@ -40,7 +65,8 @@ export const MathResult = Type.Object(
       description: 'Which operation',
     }),
     input: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]), {
-      description: 'The input as received',
+      description:
+        'The operands as understood, the same whichever form or spelling was sent: integers within ±(2^53 − 1) and non-integers as JSON numbers, larger integers as decimal strings',
     }),
     result: Type.String({
       description: 'The result in decimal: exact for integers, shortest round-trip for doubles',

@@ -3,16 +3,21 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AuthUser } from '../../platform/auth.js'
 import type { TwoTierCache } from '../../platform/cache.js'
 import type { MathOperation } from '../../platform/db-schema.js'
-import { badRequest, DomainError, limitExceeded } from '../../platform/errors.js'
+import { badRequest, DomainError, limitExceeded, unavailable } from '../../platform/errors.js'
 import type { HistoryService } from '../history/service.js'
+import { ComputeError } from './compute-error.js'
+import { costMicros, INLINE_BUDGET_MICROS } from './cost.js'
 import {
   factorialDigits,
   fibonacciDigits,
   type MathJob,
   type MathJobResult,
   powerDigits,
+  powerFloat,
 } from './engine/index.js'
+import { digitsOf, echoOperand, type Operand } from './operands.js'
 import type { MathPool } from './pool.js'
+import type { UserSlots } from './user-slots.js'
 
 export interface MathLimits {
   maxFibonacciN: number
@@ -30,19 +35,27 @@ export interface MathResult {
   computeMs: number
 }
 
-export type NumberInput = number | string
+export interface PowerOperands {
+  base: Operand
+  exponent: Operand
+  modulus?: Operand | undefined
+}
 
-/** Results this small are computed on the request's own thread: microseconds, cheaper than a worker hop. */
-const INLINE_MAX_DIGITS = 2000
-const INTEGER = /^[+-]?\d+$/
+type Integer = Extract<Operand, { kind: 'integer' }>
 
 /** Huge power inputs would make huge keys; past a length the key is their digest. */
 const cacheKey = (key: string) =>
   `v1:${key.length > 200 ? `sha256:${createHash('sha256').update(key).digest('base64url')}` : key}`
 
-/** Cached form: a header line with exact/digits/computeMs, then the decimal result. */
+const totalMs = (result: MathJobResult) => Math.round((result.computeMs + result.convertMs) * 1000) / 1000
+
+/**
+ * Cached form: a header line with exact/digits/computeMs, then the decimal result. The concatenation is
+ * lazy in V8 (a rope); the first read of a cached entry flattens it, an O(size) copy paid once per entry
+ * (~1 ms per million digits). The request that computed a result reads it from the job, not from here.
+ */
 function encode(result: MathJobResult): string {
-  return `${result.exact ? 1 : 0} ${result.digits} ${result.computeMs + result.convertMs}\n${result.result}`
+  return `${result.exact ? 1 : 0} ${result.digits} ${totalMs(result)}\n${result.result}`
 }
 
 function decode(value: string): Omit<MathJobResult, 'convertMs'> {
@@ -56,10 +69,24 @@ function decode(value: string): Omit<MathJobResult, 'convertMs'> {
   }
 }
 
-/** A number given as JSON number or decimal string: its exact integer value when it is one. */
-function integerOf(value: NumberInput): bigint | undefined {
-  if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : undefined
-  return INTEGER.test(value.trim()) ? BigInt(value.trim()) : undefined
+/** A double result as the engine prints one: shortest round-trip text, significand digits counted. */
+function doubleResult(value: number): MathJobResult {
+  const result = String(value)
+  return {
+    result,
+    exact: false,
+    digits: result.replace(/e.*$/, '').replace(/\D/g, '').length,
+    computeMs: 0,
+    convertMs: 0,
+  }
+}
+
+/** How a call is answered: the work, its estimated cost on this thread, and the result size it may have. */
+interface Plan {
+  job?: MathJob
+  /** For work that is O(1) (IEEE doubles): computed here, never sent anywhere. */
+  direct?: () => MathJobResult
+  micros: number
 }
 
 export interface MathServiceDeps {
@@ -68,13 +95,21 @@ export interface MathServiceDeps {
   history: HistoryService
   limits: MathLimits
   registry: Registry
+  /** Each user's share of the worker pool (see user-slots.ts). */
+  slots: UserSlots
 }
 
-export function createMathService({ pool, cache, history, limits, registry }: MathServiceDeps) {
+export function createMathService({ pool, cache, history, limits, registry, slots }: MathServiceDeps) {
   const computations = new Counter({
     name: 'math_computations_total',
     help: 'Math calls answered, by operation and whether the result came without computing',
     labelNames: ['operation', 'cached'],
+    registers: [registry],
+  })
+  const placements = new Counter({
+    name: 'math_jobs_total',
+    help: 'Computations started, by operation and where the cost model placed them (inline|pool)',
+    labelNames: ['operation', 'place'],
     registers: [registry],
   })
   const computeSeconds = new Histogram({
@@ -85,33 +120,52 @@ export function createMathService({ pool, cache, history, limits, registry }: Ma
     registers: [registry],
   })
 
+  async function run(actor: AuthUser, operation: MathOperation, plan: Plan): Promise<MathJobResult> {
+    if (plan.direct) return plan.direct()
+    const job = plan.job!
+    if (plan.micros <= INLINE_BUDGET_MICROS) {
+      placements.inc({ operation, place: 'inline' })
+      return pool.runInline(job)
+    }
+    const release = await slots.acquire(actor.id)
+    placements.inc({ operation, place: 'pool' })
+    try {
+      return await pool.run(job)
+    } finally {
+      release()
+    }
+  }
+
   /**
    * Cache, single-flight and compute, recording the call in history whatever its outcome. A refused call
-   * (over a limit, pool saturated, timed out) is recorded with its status, then refused.
+   * (over a limit, pool saturated, timed out, failed) is recorded with its status, then refused.
    */
   async function answer(
     actor: AuthUser,
     operation: MathOperation,
-    input: Record<string, NumberInput>,
+    input: Record<string, number | string>,
     key: string,
-    plan: () => { job: MathJob; estimatedDigits: number },
+    plan: () => Plan,
   ): Promise<MathResult> {
     let outcome: { value: string; source: string }
+    let computed: MathJobResult | undefined
     try {
-      const { job, estimatedDigits } = plan()
-      outcome = await cache.getOrCompute(cacheKey(key), async () =>
-        encode(estimatedDigits <= INLINE_MAX_DIGITS ? pool.runInline(job) : await pool.run(job)),
-      )
+      const planned = plan()
+      outcome = await cache.getOrCompute(cacheKey(key), async () => {
+        computed = await run(actor, operation, planned)
+        return encode(computed)
+      })
     } catch (error) {
-      const refused = asRefusal(error)
-      if (refused) {
-        await history.record({ userId: actor.id, operation, input, cached: false, status: refused.status })
-        throw refused.error
+      const refusal = asRefusal(error)
+      if (refusal) {
+        await history.record({ userId: actor.id, operation, input, cached: false, status: refusal.status })
+        throw refusal.error
       }
       throw error
     }
-    const { result, exact, digits, computeMs } = decode(outcome.value)
     const cached = outcome.source !== 'computed'
+    const { result, exact, digits, computeMs } =
+      !cached && computed ? { ...computed, computeMs: totalMs(computed) } : decode(outcome.value)
     computations.inc({ operation, cached: String(cached) })
     if (!cached) computeSeconds.observe({ operation }, computeMs / 1000)
     await history.record({
@@ -128,12 +182,26 @@ export function createMathService({ pool, cache, history, limits, registry }: Ma
     return { operation, input, result, exact, digits, cached, computeMs }
   }
 
-  function asRefusal(error: unknown): { status: number; error: DomainError } | undefined {
+  /**
+   * The status a refused call is recorded with, and what the caller gets; undefined for a failure that is
+   * not the computation's (the database or cache failing), which the error handler answers as such.
+   */
+  function asRefusal(error: unknown): { status: number; error: unknown } | undefined {
     if (error instanceof DomainError && error.kind === 'limit_exceeded') return { status: 422, error }
     if (error instanceof DomainError && error.kind === 'unavailable') return { status: 503, error }
-    // The engine's word for "no finite result" (an IEEE overflow or NaN).
-    if (error instanceof RangeError) {
-      return { status: 422, error: limitExceeded(`The result is not a finite number: ${error.message}`) }
+    if (error instanceof DomainError && error.kind === 'rate_limited') return { status: 429, error }
+    if (error instanceof ComputeError) {
+      switch (error.failure) {
+        case 'timeout':
+          return { status: 503, error: unavailable(error.message, 30) }
+        case 'saturated':
+          return { status: 503, error: unavailable(error.message, 5) }
+        case 'too-large':
+          return { status: 422, error: limitExceeded(error.message) }
+        case 'failed':
+          // A bug: the error handler answers 500 and logs it with its cause.
+          return { status: 500, error }
+      }
     }
     return undefined
   }
@@ -141,85 +209,133 @@ export function createMathService({ pool, cache, history, limits, registry }: Ma
   function checkDigits(estimated: number, what: string): void {
     if (estimated > limits.maxResultDigits) {
       throw limitExceeded(
-        `${what} would have about ${Math.round(estimated).toLocaleString('en')} digits; the limit is ${limits.maxResultDigits.toLocaleString('en')} (MATH_MAX_RESULT_DIGITS)`,
+        `${what} would have ${estimated === Infinity ? 'more than 10^308' : `about ${Math.round(estimated).toLocaleString('en')}`} digits; the limit is ${limits.maxResultDigits.toLocaleString('en')} (MATH_MAX_RESULT_DIGITS)`,
       )
     }
   }
 
+  /** n for fibonacci/factorial must be an integer ≥ 0; checked before anything is recorded (a 400). */
+  function naturalOrReject(n: Operand): Integer | Promise<never> {
+    if (n.kind === 'integer' && n.value >= 0n) return n
+    return Promise.reject(
+      badRequest('n must be an integer ≥ 0', [{ path: '/n', message: 'must be an integer >= 0' }]),
+    )
+  }
+
+  /** n at most `max` (422 naming the limit). */
+  function index(n: Integer, max: number, limitName: string): number {
+    if (n.value > BigInt(max)) {
+      throw limitExceeded(`n must be at most ${max} (${limitName})`, [
+        { path: '/n', message: `must be <= ${max}` },
+      ])
+    }
+    return Number(n.value)
+  }
+
+  function powerModPlan(base: Integer, exponent: Integer, modulus: Integer): Plan {
+    return {
+      job: { op: 'power', base: base.text, exponent: exponent.text, modulus: modulus.text },
+      micros: costMicros.powerMod(digitsOf(base), digitsOf(exponent), digitsOf(modulus)),
+    }
+  }
+
+  function powerExactPlan(base: Integer, exponent: Integer): Plan {
+    const estimatedDigits = powerDigits(base.value, exponent.value)
+    checkDigits(estimatedDigits, `${shorten(base.text)}^${shorten(exponent.text)}`)
+    return {
+      job: { op: 'power', base: base.text, exponent: exponent.text },
+      micros: costMicros.power(digitsOf(base), exponent.value.toString(2).length, estimatedDigits),
+    }
+  }
+
+  function powerDoublePlan(base: number, exponent: number): Plan {
+    return {
+      direct() {
+        const value = powerFloat(base, exponent)
+        if (!Number.isFinite(value)) {
+          throw limitExceeded(`${base}^${exponent} is not a finite number as an IEEE-754 double`)
+        }
+        return doubleResult(value)
+      },
+      micros: 1,
+    }
+  }
+
+  /** An integer operand taken into the double path, where it must fit a double. */
+  function asDouble(operand: Operand, name: string): number {
+    const value = Number(operand.value)
+    if (!Number.isFinite(value)) {
+      throw limitExceeded(`${name} is beyond the range of an IEEE-754 double, needed for this power`, [
+        { path: `/${name}`, message: 'must be within the range of a double' },
+      ])
+    }
+    return value
+  }
+
   return {
-    fibonacci(actor: AuthUser, n: number): Promise<MathResult> {
-      return answer(actor, 'fibonacci', { n }, `fib:${n}`, () => {
-        if (n > limits.maxFibonacciN) {
-          throw limitExceeded(`n must be at most ${limits.maxFibonacciN} (MATH_MAX_FIBONACCI_N)`, [
-            { path: '/n', message: `must be <= ${limits.maxFibonacciN}` },
-          ])
+    fibonacci(actor: AuthUser, operand: Operand): Promise<MathResult> {
+      const n = naturalOrReject(operand)
+      if (n instanceof Promise) return n
+      return answer(actor, 'fibonacci', { n: echoOperand(n) }, `fib:${n.text}`, () => {
+        const index_ = index(n, limits.maxFibonacciN, 'MATH_MAX_FIBONACCI_N')
+        const estimatedDigits = fibonacciDigits(index_)
+        checkDigits(estimatedDigits, `F(${index_})`)
+        return {
+          job: { op: 'fibonacci', n: index_ },
+          micros: costMicros.fibonacci(index_, estimatedDigits),
         }
-        const estimatedDigits = fibonacciDigits(n)
-        checkDigits(estimatedDigits, `F(${n})`)
-        return { job: { op: 'fibonacci', n }, estimatedDigits }
       })
     },
 
-    factorial(actor: AuthUser, n: number): Promise<MathResult> {
-      return answer(actor, 'factorial', { n }, `fact:${n}`, () => {
-        if (n > limits.maxFactorialN) {
-          throw limitExceeded(`n must be at most ${limits.maxFactorialN} (MATH_MAX_FACTORIAL_N)`, [
-            { path: '/n', message: `must be <= ${limits.maxFactorialN}` },
-          ])
+    factorial(actor: AuthUser, operand: Operand): Promise<MathResult> {
+      const n = naturalOrReject(operand)
+      if (n instanceof Promise) return n
+      return answer(actor, 'factorial', { n: echoOperand(n) }, `fact:${n.text}`, () => {
+        const index_ = index(n, limits.maxFactorialN, 'MATH_MAX_FACTORIAL_N')
+        const estimatedDigits = factorialDigits(index_)
+        checkDigits(estimatedDigits, `${index_}!`)
+        return {
+          job: { op: 'factorial', n: index_ },
+          micros: costMicros.factorial(index_, estimatedDigits),
         }
-        const estimatedDigits = factorialDigits(n)
-        checkDigits(estimatedDigits, `${n}!`)
-        return { job: { op: 'factorial', n }, estimatedDigits }
       })
     },
 
-    power(
-      actor: AuthUser,
-      base: NumberInput,
-      exponent: NumberInput,
-      modulus?: NumberInput,
-    ): Promise<MathResult> {
-      const input: Record<string, NumberInput> = {
-        base,
-        exponent,
-        ...(modulus === undefined ? {} : { modulus }),
+    power(actor: AuthUser, { base, exponent, modulus }: PowerOperands): Promise<MathResult> {
+      const input: Record<string, number | string> = {
+        base: echoOperand(base),
+        exponent: echoOperand(exponent),
+        ...(modulus === undefined ? {} : { modulus: echoOperand(modulus) }),
       }
-      const b = integerOf(base)
-      const e = integerOf(exponent)
-      const m = modulus === undefined ? undefined : integerOf(modulus)
-      const exactPath = b !== undefined && e !== undefined && e >= 0n
-      if (modulus !== undefined && (!exactPath || m === undefined || m < 1n)) {
-        // Validation, not a limit: the request itself is malformed, so it fails before history.
-        return Promise.reject(
-          badRequest('modulus needs an integer base, an integer exponent >= 0 and an integer modulus >= 1', [
-            { path: '/modulus', message: 'requires integer base, exponent >= 0 and modulus >= 1' },
-          ]),
+      const exactPath = base.kind === 'integer' && exponent.kind === 'integer' && exponent.value >= 0n
+      if (modulus !== undefined) {
+        if (!exactPath || modulus.kind !== 'integer' || modulus.value < 1n) {
+          // Validation, not a limit: the request itself is malformed, so it fails before history.
+          return Promise.reject(
+            badRequest(
+              'modulus needs an integer base, an integer exponent >= 0 and an integer modulus >= 1',
+              [{ path: '/modulus', message: 'requires integer base, exponent >= 0 and modulus >= 1' }],
+            ),
+          )
+        }
+        const key = `powmod:${base.text}:${exponent.text}:${modulus.text}`
+        return answer(actor, 'power', input, key, () => powerModPlan(base, exponent, modulus))
+      }
+      if (exactPath) {
+        return answer(actor, 'power', input, `pow:${base.text}:${exponent.text}`, () =>
+          powerExactPlan(base, exponent),
         )
       }
-      const key = exactPath
-        ? `pow:${b}:${e}${m === undefined ? '' : `:${m}`}`
-        : `powf:${String(Number(base))}:${String(Number(exponent))}`
-      return answer(actor, 'power', input, key, () => {
-        if (!exactPath) {
-          return {
-            job: { op: 'power', base: String(Number(base)), exponent: String(Number(exponent)) },
-            estimatedDigits: 1,
-          }
-        }
-        if (m !== undefined) {
-          // Work grows with the exponent's bits times the modulus' size; the result is below the modulus.
-          const estimatedDigits = m.toString().length + e!.toString().length
-          return {
-            job: { op: 'power', base: b!.toString(), exponent: e!.toString(), modulus: m.toString() },
-            estimatedDigits,
-          }
-        }
-        const estimatedDigits = powerDigits(b!, e!)
-        checkDigits(estimatedDigits, `${b}^${e}`)
-        return { job: { op: 'power', base: b!.toString(), exponent: e!.toString() }, estimatedDigits }
-      })
+      return answer(actor, 'power', input, `powf:${Number(base.value)}:${Number(exponent.value)}`, () =>
+        powerDoublePlan(asDouble(base, 'base'), asDouble(exponent, 'exponent')),
+      )
     },
   }
+}
+
+/** A long number in a message: its first and last digits. */
+function shorten(text: string): string {
+  return text.length <= 40 ? text : `${text.slice(0, 16)}…${text.slice(-16)} (${text.length} digits)`
 }
 
 export type MathService = ReturnType<typeof createMathService>

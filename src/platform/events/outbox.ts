@@ -127,6 +127,22 @@ export function createOutboxStore(db: Kysely<Database>) {
       return Number(result.numDeletedRows)
     },
 
+    /**
+     * Without a broker nothing is ever delivered: events older than the retention (id below `beforeId`,
+     * delivered or not) go, up to `limit` of the oldest per call.
+     */
+    async deleteBefore(beforeId: string, limit: number): Promise<number> {
+      const result = await db
+        .deleteFrom('events')
+        .where(
+          'id',
+          'in',
+          db.selectFrom('events').select('id').where('id', '<', beforeId).orderBy('id').limit(limit),
+        )
+        .executeTakeFirst()
+      return Number(result.numDeletedRows)
+    },
+
     /** How many wait, and since when: one pass over the pending end of the index. */
     async backlog(): Promise<{ pending: number; oldest: string | null }> {
       const row = await db

@@ -20,15 +20,22 @@ function preview(entry: HistoryEntry) {
   return h('code', { class: 'preview', title: text }, short)
 }
 
+/** A long operand is stored as a digest {preview, digits, sha256}: shown by its preview. */
+const operandText = (value: HistoryEntry['input'][string]) =>
+  typeof value === 'object' ? value.preview : String(value)
+
 const inputText = (entry: HistoryEntry) =>
   Object.entries(entry.input)
-    .map(([key, value]) => `${key}=${value}`)
+    .map(([key, value]) => `${key}=${operandText(value)}`)
     .join(' ')
 
-/** A link that opens the calculator filled in with this call's input. */
+/** A link that opens the calculator filled in with this call's input (not when an operand is a digest). */
 function again(entry: HistoryEntry) {
   const params = new URLSearchParams({ operation: entry.operation })
-  for (const [key, value] of Object.entries(entry.input)) params.set(key, String(value))
+  for (const [key, value] of Object.entries(entry.input)) {
+    if (typeof value === 'object') return null
+    params.set(key, String(value))
+  }
   return h(
     'a',
     {

@@ -1,8 +1,21 @@
+import { constants, setPriority } from 'node:os'
 import { getHeapStatistics } from 'node:v8'
 import { parentPort, threadId, workerData } from 'node:worker_threads'
 import { type ComputeBudget, type EnginePreference, selectEngine } from './backend.js'
 import { compute, type MathJob, type MathJobResult } from './index.js'
 import { prepareDecimalTables } from './to-decimal.js'
+
+// On Linux a thread has a nice value of its own: computing threads yield the CPU to the event loop, which
+// would otherwise wait behind them for a core whenever the pool is busy (the loop's delay then grew to
+// hundreds of milliseconds with both cores computing). Elsewhere this may affect the whole process, so
+// it is applied on Linux only.
+if (process.platform === 'linux') {
+  try {
+    setPriority(constants.priority.PRIORITY_BELOW_NORMAL)
+  } catch {
+    // Not permitted in this environment: the threads keep the normal priority.
+  }
+}
 
 /** What the pool sends: the job, and when its caller stops waiting for it (ms since the epoch). */
 export interface WorkerTask {

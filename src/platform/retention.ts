@@ -1,0 +1,82 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import { uuidv7Floor } from './ids.js'
+
+/*
+ * Age-based pruning of tables keyed by UUIDv7 (history, events): everything whose id sorts below the
+ * lowest id of the cutoff's millisecond is older than the cutoff, so the primary key alone finds it. Rows
+ * go in small batches with a turn of the event loop between them, so neither a SQLite write (synchronous)
+ * nor a PostgreSQL lock is held for long. Every instance may run it: deleting is idempotent.
+ */
+
+export interface RetentionRule {
+  /** For the log: 'history', 'events'. */
+  name: string
+  days: number
+  /** Deletes up to `limit` rows whose id sorts below `beforeId`; resolves to how many it deleted. */
+  prune(beforeId: string, limit: number): Promise<number>
+}
+
+export interface RetentionOptions {
+  rules: RetentionRule[]
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void }
+  /** First run after this long (so a start-up is not slowed down), then every intervalMs. */
+  firstRunMs?: number
+  intervalMs?: number
+  batchSize?: number
+}
+
+const DAY_MS = 86_400_000
+
+export class Retention {
+  private readonly timers: NodeJS.Timeout[] = []
+  private running: Promise<unknown> | undefined
+  private stopped = false
+
+  constructor(private readonly options: RetentionOptions) {}
+
+  start(): void {
+    if (this.options.rules.length === 0) return
+    const tick = () => {
+      this.running ??= this.runOnce().finally(() => {
+        this.running = undefined
+      })
+    }
+    this.timers.push(setTimeout(tick, this.options.firstRunMs ?? 60_000).unref())
+    this.timers.push(setInterval(tick, this.options.intervalMs ?? 60 * 60_000).unref())
+  }
+
+  /** Prunes every rule once; resolves to rows deleted per rule. Failures are logged, never thrown. */
+  async runOnce(now = Date.now()): Promise<Record<string, number>> {
+    const batch = this.options.batchSize ?? 500
+    const deleted: Record<string, number> = {}
+    for (const rule of this.options.rules) {
+      const beforeId = uuidv7Floor(now - rule.days * DAY_MS)
+      let total = 0
+      try {
+        for (;;) {
+          if (this.stopped) break
+          const count = await rule.prune(beforeId, batch)
+          total += count
+          if (count < batch) break
+          await yieldToEventLoop()
+        }
+      } catch (error) {
+        this.options.log.warn({ err: error, table: rule.name }, 'retention: pruning failed; retried next run')
+      }
+      deleted[rule.name] = total
+      if (total > 0) {
+        this.options.log.info(
+          { table: rule.name, deleted: total, days: rule.days },
+          'retention: pruned old rows',
+        )
+      }
+    }
+    return deleted
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const timer of this.timers) clearTimeout(timer)
+    await this.running
+  }
+}

@@ -1,0 +1,287 @@
+import Fastify from 'fastify'
+import { Registry } from 'prom-client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createServices, type Services } from '../../src/app.js'
+import { ComputeError } from '../../src/modules/math/compute-error.js'
+import type { MathJob, MathJobResult } from '../../src/modules/math/engine/index.js'
+import { parseOperandText } from '../../src/modules/math/operands.js'
+import { MathPool } from '../../src/modules/math/pool.js'
+import { createMathService } from '../../src/modules/math/service.js'
+import { UserSlots } from '../../src/modules/math/user-slots.js'
+import type { AuthUser } from '../../src/platform/auth.js'
+import { TwoTierCache } from '../../src/platform/cache.js'
+import { DomainError, registerErrorHandling } from '../../src/platform/errors.js'
+import {
+  buildTestApp,
+  describeEachBackend,
+  expectProblem,
+  register,
+  signUp,
+  type TestApp,
+} from '../helpers.js'
+
+/*
+ * Class 5 of issue 10: errors were recognised by their text, so V8's "Maximum BigInt size exceeded" (or
+ * any RangeError) became "not a finite number", and piscina's refusals were matched on its wording. Now
+ * the pool reports a ComputeError whose kind comes from what it observed itself, and the service turns
+ * each kind into one answer: timeout and saturation 503, out of memory 422, anything else a logged 500.
+ */
+
+/** A real V8 error, of the kind that used to be mistaken for an IEEE overflow. */
+function v8BigIntLimitError(): unknown {
+  try {
+    return 1n << (2n ** 40n)
+  } catch (error) {
+    return error
+  }
+}
+
+const operand = (text: string) => parseOperandText(text, { name: 'x', path: '/x' })
+
+describe('the pool classifies its own failures', () => {
+  const pools: MathPool[] = []
+  const pool = (options: Partial<ConstructorParameters<typeof MathPool>[0]> = {}) => {
+    const created = new MathPool({
+      workers: 1,
+      timeoutMs: 10_000,
+      queueMax: 4,
+      registry: new Registry(),
+      ...options,
+    })
+    pools.push(created)
+    return created
+  }
+  afterAll(async () => {
+    for (const created of pools) await created.close()
+  })
+
+  it('an engine failure in a worker is a ComputeError "failed" carrying its cause', async () => {
+    const error = await pool()
+      .run({ op: 'power', base: 'not a number', exponent: '2' })
+      .catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(ComputeError)
+    expect((error as ComputeError).failure).toBe('failed')
+    expect((error as ComputeError).cause).toBeInstanceOf(Error)
+  }, 30_000)
+
+  it('an engine failure inline is the same', () => {
+    let caught: unknown
+    try {
+      pool().runInline({ op: 'no such operation' } as unknown as MathJob)
+    } catch (error) {
+      caught = error
+    }
+    expect(caught).toBeInstanceOf(ComputeError)
+    expect((caught as ComputeError).failure).toBe('failed')
+  })
+
+  it('past the deadline: "timeout"', async () => {
+    const error = await pool({ timeoutMs: 300 })
+      .run({ op: 'factorial', n: 1_000_000 })
+      .catch((caught: unknown) => caught)
+    expect((error as ComputeError).failure).toBe('timeout')
+  }, 30_000)
+
+  it('every worker busy and no room to wait: "saturated", at once', async () => {
+    const busy = pool({ queueMax: 0 })
+    const running = busy.run({ op: 'fibonacci', n: 3_000_000 })
+    const refusal = busy.run({ op: 'fibonacci', n: 10 }).catch((caught: unknown) => caught)
+    // Refused at once: before the job holding the only worker has finished.
+    expect(await Promise.race([refusal.then(() => 'refused'), running.then(() => 'ran')])).toBe('refused')
+    expect(((await refusal) as ComputeError).failure).toBe('saturated')
+    expect((await running).exact).toBe(true)
+    // Room again once it is done.
+    expect((await busy.run({ op: 'fibonacci', n: 10 })).result).toBe('55')
+  }, 60_000)
+})
+
+describeEachBackend('the service answers each kind of failure for what it is', (backend) => {
+  let t: TestApp
+  let services: Services
+  let actor: AuthUser
+
+  beforeAll(async () => {
+    t = await buildTestApp(backend)
+    services = await createServices(t.config, t.app.log, { relay: false })
+    const user = await register(t.app, 'unlucky')
+    actor = { id: user.id, role: 'user' } as AuthUser
+  })
+  afterAll(async () => {
+    await services?.close()
+    await t?.close()
+  })
+
+  /** A real pool whose computations all end in `failure`, as a worker would report it. */
+  function serviceFailingWith(failure: ComputeError) {
+    const registry = new Registry()
+    class FailingPool extends MathPool {
+      override runInline(): MathJobResult {
+        throw failure
+      }
+      override run(): Promise<MathJobResult> {
+        return Promise.reject(failure)
+      }
+    }
+    const pool = new FailingPool({ workers: 1, timeoutMs: 1000, queueMax: 1, registry })
+    const math = createMathService({
+      pool,
+      cache: new TwoTierCache({
+        name: 'math',
+        registry,
+        maxBytes: 1_000_000,
+        redisMaxValueBytes: 0,
+        redisTtlSeconds: 60,
+      }),
+      history: services.history,
+      limits: { maxFibonacciN: 1_000_000, maxFactorialN: 100_000, maxResultDigits: 1_000_000 },
+      registry,
+      slots: new UserSlots(4, 4, 1000),
+    })
+    return { math, close: () => pool.close() }
+  }
+
+  const lastStatus = async () => {
+    await services.history.flush()
+    return (await services.history.list(actor, { limit: 1 })).items[0]?.status
+  }
+
+  it('V8 refusing a BigInt size is a bug (500 via the error handler), not "not a finite number"', async () => {
+    const cause = v8BigIntLimitError()
+    expect(cause).toBeInstanceOf(RangeError)
+    const { math, close } = serviceFailingWith(
+      new ComputeError('failed', 'The computation failed', { cause }),
+    )
+    try {
+      for (const call of [
+        () => math.power(actor, { base: operand('7'), exponent: operand('123') }),
+        () => math.fibonacci(actor, operand('5000')),
+      ]) {
+        const error = await call().catch((caught: unknown) => caught)
+        expect(error).toBeInstanceOf(ComputeError)
+        expect(error).not.toBeInstanceOf(DomainError)
+        expect((error as ComputeError).cause).toBe(cause)
+        expect(await lastStatus()).toBe(500)
+      }
+    } finally {
+      await close()
+    }
+  })
+
+  it.each([
+    ['timeout', 503, 'unavailable', '30'],
+    ['saturated', 503, 'unavailable', '5'],
+    ['too-large', 422, 'limit_exceeded', undefined],
+  ] as const)('%s is %i (%s), recorded with that status', async (failure, status, kind, retryAfter) => {
+    const { math, close } = serviceFailingWith(new ComputeError(failure, `it was ${failure}`))
+    try {
+      const error = await math.factorial(actor, operand('30000')).catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(DomainError)
+      expect((error as DomainError).kind).toBe(kind)
+      expect((error as DomainError).options.retryAfterSeconds?.toString()).toBe(retryAfter)
+      expect(await lastStatus()).toBe(status)
+    } finally {
+      await close()
+    }
+  })
+
+  it('a non-finite double is 422 from the service itself, whatever the engine does', async () => {
+    const { math, close } = serviceFailingWith(new ComputeError('failed', 'never reached'))
+    try {
+      const error = await math
+        .power(actor, { base: operand('10'), exponent: operand('400.5') })
+        .catch((e) => e)
+      expect((error as DomainError).kind).toBe('limit_exceeded')
+      expect((error as DomainError).message).toMatch(/finite/)
+    } finally {
+      await close()
+    }
+  })
+})
+
+describe('a failed computation reaches the client as a logged 500', () => {
+  it('the client sees no internals; the log has the cause', async () => {
+    const lines: Record<string, unknown>[] = []
+    const app = Fastify({
+      logger: { level: 'info', stream: { write: (line: string) => void lines.push(JSON.parse(line)) } },
+    })
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header('x-request-id', request.id)
+    })
+    registerErrorHandling(app, async () => {})
+    const cause = v8BigIntLimitError()
+    app.get('/fails', async () => {
+      throw new ComputeError('failed', 'The computation failed', { cause })
+    })
+    try {
+      const response = await app.inject({ url: '/fails' })
+      const problem = expectProblem(response, 500)
+      expect(response.body).not.toMatch(/BigInt|Maximum|RangeError|finite/)
+      expect(problem.detail).toMatch(/logged/)
+      const logged = lines.find((line) => line.msg === 'unhandled error')
+      expect(JSON.stringify(logged)).toMatch(/Maximum BigInt size exceeded/)
+    } finally {
+      await app.close()
+    }
+  })
+})
+
+describe('a user’s share of the pool', () => {
+  it('past its share a user’s jobs wait behind its own, in order; past the queue 429; too long 503', async () => {
+    const slots = new UserSlots(1, 2, 200)
+    const order: string[] = []
+    const first = await slots.acquire('u')
+    const second = slots.acquire('u').then((release) => {
+      order.push('second')
+      return release
+    })
+    const third = slots.acquire('u').then((release) => {
+      order.push('third')
+      return release
+    })
+    const refused = await slots.acquire('u').catch((error: unknown) => error)
+    expect((refused as DomainError).kind).toBe('rate_limited')
+    // Another user is not behind this one.
+    const other = await slots.acquire('v')
+    other()
+    first()
+    ;(await second)()
+    ;(await third)()
+    expect(order).toEqual(['second', 'third'])
+    // Kept waiting past the bound: 503, and its place is given up.
+    const holder = await slots.acquire('w')
+    const late = await slots.acquire('w').catch((error: unknown) => error)
+    expect((late as DomainError).kind).toBe('unavailable')
+    holder()
+    const again = await slots.acquire('w')
+    again()
+  })
+})
+
+describeEachBackend('one caller cannot take every worker', (backend) => {
+  it('its second slow computation waits behind its first; another caller is served meanwhile', async () => {
+    const t = await buildTestApp(backend, { MATH_WORKERS: '2' })
+    try {
+      const [hog, other] = [await signUp(t.app, 'hog'), await signUp(t.app, 'bystander')]
+      // Warm both workers, so that the slow job below starts at once.
+      await Promise.all([
+        t.app.inject({ url: '/api/v1/math/fibonacci/200001', headers: hog.headers }),
+        t.app.inject({ url: '/api/v1/math/fibonacci/200002', headers: other.headers }),
+      ])
+      const slow = t.app.inject({ url: '/api/v1/math/fibonacci/5000000', headers: hog.headers })
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const hogSecond = t.app.inject({ url: '/api/v1/math/fibonacci/400000', headers: hog.headers })
+      const bystander = t.app.inject({ url: '/api/v1/math/fibonacci/400001', headers: other.headers })
+      const first = await Promise.race([hogSecond.then(() => 'hog'), bystander.then(() => 'bystander')])
+      expect(first).toBe('bystander')
+      expect((await bystander).statusCode).toBe(200)
+      // Small work never waits: it does not use the pool.
+      expect(
+        (await t.app.inject({ url: '/api/v1/math/fibonacci/300', headers: hog.headers })).statusCode,
+      ).toBe(200)
+      expect((await slow).statusCode).toBe(200)
+      expect((await hogSecond).statusCode).toBe(200)
+    } finally {
+      await t.close()
+    }
+  }, 120_000)
+})
