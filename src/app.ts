@@ -31,6 +31,7 @@ import { createUsersRepository } from './modules/users/repository.js'
 import { usersRoutes } from './modules/users/routes.js'
 import { createUsersService } from './modules/users/service.js'
 import { AccessTokens, registerAuthHooks } from './platform/auth.js'
+import { createBatchInsert } from './platform/batch-insert.js'
 import { TwoTierCache } from './platform/cache.js'
 import { migrateToLatest, openDatabase } from './platform/database.js'
 import { frameworkError, registerErrorHandling } from './platform/errors.js'
@@ -91,8 +92,9 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
-  const history = createHistoryService(createHistoryRepository(database.db), (size) =>
-    metrics.historyBatchSize.observe(size),
+  const history = createHistoryService(
+    createHistoryRepository(database.db, createBatchInsert(database)),
+    (size) => metrics.historyBatchSize.observe(size),
   )
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
   const cacheNamed = (name: string) =>

@@ -1,0 +1,77 @@
+/**
+ * Where a V8 CPU profile (node --cpu-prof, e.g. from BENCH_PROFILE=dir npm run bench:http) spends its time:
+ * self time grouped by area (the service's own files, each dependency, Node's internals, GC, idle) and the
+ * heaviest functions. Idle time is left out of the shares, so they are shares of busy CPU.
+ * Run: npx tsx bench/profile-summary.ts <file.cpuprofile> [--top 40]
+ */
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+
+interface ProfileNode {
+  id: number
+  callFrame: { functionName: string; url: string; lineNumber: number }
+  children?: number[]
+}
+interface Profile {
+  nodes: ProfileNode[]
+  samples: number[]
+  timeDeltas: number[]
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '40' } },
+})
+const file = positionals[0]
+if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [--top N]')
+const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
+
+const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+const selfMicros = new Map<number, number>()
+profile.samples.forEach((id, i) => {
+  selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+})
+
+/** A readable area for a script URL: our source, a package, or a part of Node. */
+function area(node: ProfileNode): string {
+  const { url, functionName } = node.callFrame
+  if (!url) {
+    if (functionName === '(idle)') return '(idle)'
+    if (functionName === '(garbage collector)') return 'GC'
+    if (functionName === '(program)') return '(program: native, unattributed)'
+    return `native: ${functionName || '(anonymous)'}`
+  }
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (pkg) return pkg[1]!
+  const own = /\/(?:dist|src)\/(.*)$/.exec(url)
+  if (own) return `ours: ${own[1]!.replace(/\.js$/, '')}`
+  const internal = /^node:(internal\/)?([^/]+(?:\/[^/]+)?)/.exec(url)
+  if (internal) return `node: ${internal[2]}`
+  return url
+}
+
+const areas = new Map<string, number>()
+const functions = new Map<string, number>()
+let busy = 0
+for (const [id, micros] of selfMicros) {
+  const node = byId.get(id)!
+  const name = area(node)
+  if (name !== '(idle)') busy += micros
+  areas.set(name, (areas.get(name) ?? 0) + micros)
+  const fn = `${node.callFrame.functionName || '(anonymous)'} ${name}:${node.callFrame.lineNumber + 1}`
+  functions.set(fn, (functions.get(fn) ?? 0) + micros)
+}
+
+const table = (title: string, entries: Map<string, number>, top: number) => {
+  console.log(`\n| ${title} | self ms | share of busy |\n|---|---:|---:|`)
+  for (const [name, micros] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    if (name === '(idle)') continue
+    console.log(`| ${name} | ${(micros / 1000).toFixed(0)} | ${((micros / busy) * 100).toFixed(1)}% |`)
+  }
+}
+
+console.log(
+  `${file}: busy ${(busy / 1e6).toFixed(2)} s, idle ${((areas.get('(idle)') ?? 0) / 1e6).toFixed(2)} s`,
+)
+table('area', areas, 30)
+table('function', functions, Number(values.top))
