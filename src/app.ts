@@ -279,7 +279,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerHttpMetrics(app, metrics)
   registerAuthHooks(app, accessTokens, metrics)
   // Plain-HTTP deployments (localhost, a LAN) must keep working, so no upgrade-insecure-requests.
-  registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
+  registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }, [
+    `${API_PREFIX}/`,
+    '/health',
+    '/metrics',
+    '/openapi.json',
+  ])
   await app.register(cors, {
     origin: config.corsOrigins.includes('*')
       ? '*'
