@@ -4,7 +4,7 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
-  preHandlerAsyncHookHandler,
+  preHandlerHookHandler,
 } from 'fastify'
 
 /**
@@ -170,7 +170,7 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
 }
 
 /** Every error leaves as RFC 9457 problem+json; a 5xx never carries the error's own message. */
-export function registerErrorHandling(app: FastifyInstance, notFoundLimit: preHandlerAsyncHookHandler): void {
+export function registerErrorHandling(app: FastifyInstance, notFoundLimit: preHandlerHookHandler): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof DomainError) {
       const status = STATUS_BY_KIND[error.kind]
