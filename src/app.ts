@@ -39,6 +39,7 @@ import { KafkaSink } from './platform/events/kafka-sink.js'
 import { createOutboxStore } from './platform/events/outbox.js'
 import { OutboxRelay } from './platform/events/relay.js'
 import type { EventSink } from './platform/events/sink.js'
+import { AccessLog, loggerOptions } from './platform/logging.js'
 import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
 import { createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
@@ -218,6 +219,8 @@ export type Services = Awaited<ReturnType<typeof createServices>>
 export interface BuildOptions extends ServiceOptions {
   /** Replaces the pino logger configuration (tests pass false). */
   logger?: boolean
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: { write(line: string): void }
   /** The built web UI served at `/` (default dist/web); when it holds no index.html, only the API is served. */
   webRoot?: string
 }
@@ -225,23 +228,8 @@ export interface BuildOptions extends ServiceOptions {
 /** Builds the whole service from a config: the one place where every part is created and wired. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : {
-            level: config.logLevel,
-            redact: {
-              paths: [
-                'req.headers.authorization',
-                'req.headers.cookie',
-                '*.password',
-                '*.currentPassword',
-                '*.refresh_token',
-                '*.access_token',
-              ],
-              censor: '[redacted]',
-            },
-          },
+    logger: options.logger === false ? false : loggerOptions(config.logLevel, options.logStream),
+    logController: new AccessLog(),
     genReqId: requestId,
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,

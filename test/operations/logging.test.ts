@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { buildTestApp, signUp, type TestApp } from '../helpers.js'
+
+interface LogLine {
+  level: number
+  msg: string
+  reqId?: string
+  req?: { method: string; url: string; remoteAddress: string }
+  res?: { statusCode: number }
+  responseTime?: number
+  userId?: string
+}
+
+function capture() {
+  const raw: string[] = []
+  return {
+    raw,
+    stream: { write: (line: string) => void raw.push(line) },
+    lines: () => raw.map((line) => JSON.parse(line) as LogLine),
+  }
+}
+
+describe('request logging', () => {
+  let t: TestApp | undefined
+  afterEach(async () => {
+    await t?.close()
+    t = undefined
+  })
+
+  it('writes one line per request at info, with who, what, status and time, and no secrets', async () => {
+    const log = capture()
+    t = await buildTestApp({ name: 'sqlite' }, { LOG_LEVEL: 'info' }, { logger: true, logStream: log.stream })
+    const alice = await signUp(t.app, 'alice')
+    log.raw.length = 0
+
+    const math = await t.app.inject({ url: '/api/v1/math/fibonacci/10', headers: alice.headers })
+    const missing = await t.app.inject({ url: '/api/v1/nope' })
+    const refused = await t.app.inject({
+      url: '/api/v1/auth/me',
+      headers: { authorization: 'Bearer not.a.token' },
+    })
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'alice', password: alice.password },
+    })
+    const long = await t.app.inject({
+      url: `/api/v1/math/power?base=2&exponent=${'1'.repeat(2000)}`,
+      headers: alice.headers,
+    })
+
+    const completed = log.lines().filter((line) => line.msg === 'request completed')
+    expect(log.lines().filter((line) => line.msg === 'incoming request')).toEqual([])
+    expect(completed.map((line) => line.reqId)).toEqual(
+      [math, missing, refused, login, long].map((response) => response.headers['x-request-id']),
+    )
+    expect(completed[0]).toMatchObject({
+      level: 30,
+      req: { method: 'GET', url: '/api/v1/math/fibonacci/10', remoteAddress: '127.0.0.1' },
+      res: { statusCode: 200 },
+      userId: alice.id,
+    })
+    expect(completed[0]!.responseTime).toBeGreaterThan(0)
+    expect(completed.slice(1, 4).map((line) => [line.res?.statusCode, line.userId])).toEqual([
+      [404, undefined],
+      [401, undefined],
+      [200, undefined],
+    ])
+    expect(completed[4]!.req!.url.length).toBeLessThanOrEqual(513)
+    // No token, password or refresh token in any line.
+    const text = log.raw.join('')
+    expect(text).not.toContain(alice.tokens.access_token)
+    expect(text).not.toContain(alice.password)
+    expect(text).not.toContain(login.json().refresh_token)
+  })
+
+  it('writes no line per request at warn', async () => {
+    const log = capture()
+    t = await buildTestApp({ name: 'sqlite' }, { LOG_LEVEL: 'warn' }, { logger: true, logStream: log.stream })
+    const alice = await signUp(t.app, 'alice')
+    await t.app.inject({ url: '/api/v1/math/fibonacci/10', headers: alice.headers })
+    expect(log.lines().filter((line) => line.level < 40)).toEqual([])
+  })
+})
