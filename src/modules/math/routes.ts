@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problemResponses } from '../../platform/schemas.js'
+import { mathSerializerCompiler } from './result-json.js'
 import { MathResult, NBody, NParams, PowerBody, PowerQuery } from './schemas.js'
 import type { MathService } from './service.js'
 
 export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = async (app, { math }) => {
+  // Results of millions of digits must not be walked by a generic serializer (result-json.ts).
+  app.setSerializerCompiler(mathSerializerCompiler)
   const common = {
     tags: ['math'],
     security: [{ bearerAuth: [] }],
