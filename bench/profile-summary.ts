@@ -2,7 +2,8 @@
  * Where a V8 CPU profile (node --cpu-prof, e.g. from BENCH_PROFILE=dir npm run bench:http) spends its time:
  * self time grouped by area (the service's own files, each dependency, Node's internals, GC, idle) and the
  * heaviest functions. Idle time is left out of the shares, so they are shares of busy CPU.
- * Run: npx tsx bench/profile-summary.ts <file.cpuprofile> [--top 40]
+ * Run: npx tsx bench/profile-summary.ts <file.cpuprofile> [--top 40] [--skip 10]
+ *   --skip N  leaves out the first N seconds (start-up, module loading, schema compilation)
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -20,7 +21,7 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '40' } },
+  options: { top: { type: 'string', default: '40' }, skip: { type: 'string', default: '0' } },
 })
 const file = positionals[0]
 if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [--top N]')
@@ -28,8 +29,13 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
 
 const byId = new Map(profile.nodes.map((node) => [node.id, node]))
 const selfMicros = new Map<number, number>()
+const skipMicros = Number(values.skip) * 1e6
+let elapsed = 0
 profile.samples.forEach((id, i) => {
-  selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0))
+  const delta = profile.timeDeltas[i] ?? 0
+  elapsed += delta
+  if (elapsed < skipMicros) return
+  selfMicros.set(id, (selfMicros.get(id) ?? 0) + delta)
 })
 
 /** A readable area for a script URL: our source, a package, or a part of Node. */

@@ -31,7 +31,63 @@ export class AccessLog extends LogController {
 /** A URL is logged in full up to this length: a 10,000-digit operand need not fill the log. */
 const URL_LOG_MAX = 512
 
-/** pino for the service: JSON lines on stdout (or `stream`), secrets redacted, one line per request. */
+const CENSORED = '[redacted]'
+/** Never written to a log, wherever they appear in the first two levels of a logged object. */
+const SECRET_KEYS = [
+  'password',
+  'currentPassword',
+  'refresh_token',
+  'access_token',
+  'authorization',
+  'cookie',
+]
+
+/** Object literals and JSON: not class instances (a request, a reply, an error), which serializers shape. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+/** `object` with its secret keys censored: itself when it holds none (the common case: no copy). */
+function censorOwn(object: Record<string, unknown>): Record<string, unknown> {
+  let censored: Record<string, unknown> | undefined
+  for (const key of SECRET_KEYS) {
+    if (Object.hasOwn(object, key)) {
+      censored ??= { ...object }
+      censored[key] = CENSORED
+    }
+  }
+  return censored ?? object
+}
+
+/**
+ * What pino's `redact` option did with the paths req.headers.authorization, req.headers.cookie and
+ * *.password (and the other secret keys), and a little more: secret keys are censored at the top level,
+ * one level down, and in a `headers` object one level down. pino's redact clones each logged value and
+ * re-parses every path on every line (5% of a cached math call's CPU for the access-log line alone);
+ * this looks at a handful of own properties and copies only what it censors.
+ */
+export function censorSecrets(object: Record<string, unknown>): Record<string, unknown> {
+  let result = censorOwn(object)
+  for (const key in result) {
+    const value = result[key]
+    if (!isPlainObject(value)) continue
+    let inner = censorOwn(value)
+    const headers = inner.headers
+    if (isPlainObject(headers)) {
+      const censoredHeaders = censorOwn(headers)
+      if (censoredHeaders !== headers) inner = { ...inner, headers: censoredHeaders }
+    }
+    if (inner !== value) {
+      if (result === object) result = { ...object }
+      result[key] = inner
+    }
+  }
+  return result
+}
+
+/** pino for the service: JSON lines on stdout (or `stream`), secrets censored, one line per request. */
 export function loggerOptions(
   level: string,
   stream?: { write(line: string): void },
@@ -39,17 +95,7 @@ export function loggerOptions(
   return {
     level,
     ...(stream ? { stream } : {}),
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'req.headers.cookie',
-        '*.password',
-        '*.currentPassword',
-        '*.refresh_token',
-        '*.access_token',
-      ],
-      censor: '[redacted]',
-    },
+    formatters: { log: censorSecrets },
     serializers: {
       req: (request: FastifyRequest) => ({
         method: request.method,

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { censorSecrets } from '../../src/platform/logging.js'
 import { buildTestApp, signUp, type TestApp } from '../helpers.js'
 
 interface LogLine {
@@ -80,5 +81,49 @@ describe('request logging', () => {
     const alice = await signUp(t.app, 'alice')
     await t.app.inject({ url: '/api/v1/math/fibonacci/10', headers: alice.headers })
     expect(log.lines().filter((line) => line.level < 40)).toEqual([])
+  })
+
+  it('censors secrets anywhere code might log them, without touching the logged objects', async () => {
+    const log = capture()
+    t = await buildTestApp({ name: 'sqlite' }, { LOG_LEVEL: 'info' }, { logger: true, logStream: log.stream })
+    const body = { username: 'alice', password: 'hunter2-pass', currentPassword: 'old-pass-1' }
+    const tokens = { access_token: 'eyJ.secret.sig', refresh_token: 'refresh-secret', token_type: 'bearer' }
+    const headers = {
+      authorization: 'Bearer eyJ.secret.sig',
+      cookie: 'sid=secret-cookie',
+      accept: 'application/json',
+    }
+    const request = { method: 'POST', headers: { ...headers } }
+    t.app.log.warn(
+      { body, tokens, headers, request, password: 'top-level-secret', detail: 'kept' },
+      'something odd',
+    )
+    const line = log.lines().find((entry) => entry.msg === 'something odd') as unknown as Record<
+      string,
+      Record<string, unknown>
+    >
+    const text = log.raw.join('')
+    for (const secret of [
+      'hunter2-pass',
+      'old-pass-1',
+      'eyJ.secret.sig',
+      'refresh-secret',
+      'secret-cookie',
+      'top-level-secret',
+    ])
+      expect(text).not.toContain(secret)
+    expect(line.body).toEqual({ username: 'alice', password: '[redacted]', currentPassword: '[redacted]' })
+    expect(line.tokens!.token_type).toBe('bearer')
+    expect(line.headers!.accept).toBe('application/json')
+    expect((line.request!.headers as Record<string, string>).authorization).toBe('[redacted]')
+    expect(line.detail).toBe('kept')
+    // The caller's objects are left as they were.
+    expect(body.password).toBe('hunter2-pass')
+    expect(request.headers.authorization).toBe('Bearer eyJ.secret.sig')
+  })
+
+  it('returns an object without secrets as it is, without copying', () => {
+    const object = { req: { method: 'GET' }, res: { statusCode: 200 }, responseTime: 1.5 }
+    expect(censorSecrets(object)).toBe(object)
   })
 })
