@@ -18,11 +18,17 @@
  *     schema and key prefix, both removed afterwards)
  *   BENCH_ROUNDS (default 5), BENCH_SECONDS (default 5) per target per round, after a 3 s warm-up each
  *   BENCH_ONLY=fib      the fibonacci rows only (no products list, no task writes)
- *   BENCH_PROFILE=dir   the SQLite service runs under --cpu-prof (profile written at exit into dir)
+ *   BENCH_PROFILE=dir   the services run under --cpu-prof (a profile per service, written at exit into dir;
+ *     summarise one with bench/profile-summary.ts)
  *   BENCH_LOG_LEVEL     the service's LOG_LEVEL (default: unset, i.e. the service's own default)
+ *   BENCH_BASELINE=dir  also runs the service built in another checkout (its dist/server.js, with its
+ *     node_modules), in the same interleaved rounds: before and after, side by side. For example:
+ *     git archive <rev> | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/ &&
+ *     (cd /tmp/base && npx tsc -p tsconfig.build.json)
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import {
@@ -43,6 +49,7 @@ const WARMUP_SECONDS = 3
 const ONLY_FIB = process.env.BENCH_ONLY === 'fib'
 const PROFILE_DIR = process.env.BENCH_PROFILE
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
 function hasWrk(): boolean {
@@ -277,34 +284,42 @@ ensureBuilt()
 const started = performance.now()
 const cleanups: (() => Promise<void>)[] = []
 const serviceEnv: Record<string, string> = LOG_LEVEL ? { LOG_LEVEL } : {}
+const running: { name: string; service: Service }[] = []
 try {
-  const sqlite = await startService({
-    env: serviceEnv,
-    asShipped: true,
-    ...(PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {}),
-  })
-  cleanups.push(() => sqlite.stop())
-  const targets = await serviceTargets(sqlite, 'SQLite')
-
   const pgUrl = process.env.BENCH_DATABASE_URL
   const redisUrl = process.env.BENCH_REDIS_URL
-  if (pgUrl) {
-    const schema = `bench_http_${process.pid}`
-    const where = redisUrl ? 'PostgreSQL + Redis' : 'PostgreSQL'
+  /** The service built in `root` (this checkout, or BENCH_BASELINE's), on SQLite and on PostgreSQL. */
+  const services = async (root: string, version: string): Promise<Target[]> => {
+    const script = join(root, 'dist/server.js')
+    const profile = PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] } : {}
+    const sqlite = await startService({ env: serviceEnv, asShipped: true, script, ...profile })
+    cleanups.push(() => sqlite.stop())
+    running.push({ name: `${version}SQLite`, service: sqlite })
+    const targets = await serviceTargets(sqlite, `${version}SQLite`)
+    if (!pgUrl) return targets
+    const schema = `bench_http_${process.pid}_${targets.length}_${version ? 'baseline' : 'now'}`
     cleanups.push(() => dropSchema(pgUrl, schema))
     const service = await startService({
       env: serviceEnv,
       asShipped: true,
+      script,
+      ...profile,
       databaseUrl: `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}schema=${schema}`,
       ...(redisUrl ? { redisUrl } : {}),
     })
     cleanups.push(() => service.stop())
+    running.push({ name: `${version}${redisUrl ? 'PostgreSQL + Redis' : 'PostgreSQL'}`, service })
     if (redisUrl) {
       const prefix = `bench${new URL(service.url).port}:`
       cleanups.push(() => dropRedisKeys(redisUrl, prefix))
     }
-    targets.push(...(await serviceTargets(service, where)))
+    return [
+      ...targets,
+      ...(await serviceTargets(service, `${version}${redisUrl ? 'PostgreSQL + Redis' : 'PostgreSQL'}`)),
+    ]
   }
+  const targets = await services(ROOT, '')
+  if (BASELINE) targets.push(...(await services(BASELINE, 'baseline, ')))
 
   // The bare servers answer exactly what the service answers (same bytes, minus the service's headers).
   const fibTarget = targets[0]!
@@ -369,6 +384,15 @@ try {
       `| ${target.label} | ${Math.round(median(list.map((s) => s.rate))).toLocaleString('en')} | ${median(list.map((s) => s.p50)).toFixed(2)} | ${median(list.map((s) => s.p99)).toFixed(2)} | ${median(list.map((s) => s.cpuMicros)).toFixed(1)} | ${failed} | ${ratio.toFixed(2)}× |`,
     )
   }
+  const batches = await Promise.all(
+    running.map(async ({ name, service }) => {
+      const text = await (await fetch(`${service.url}/metrics`)).text()
+      const sum = Number(/^history_batch_size_sum (\S+)/m.exec(text)?.[1])
+      const count = Number(/^history_batch_size_count (\S+)/m.exec(text)?.[1])
+      return `${name} ${(sum / count).toFixed(1)} rows in ${count.toLocaleString('en')} batches`
+    }),
+  )
+  console.log(`\nhistory group commit, mean batch: ${batches.join('; ')}`)
   console.log(
     `\nratios per round (fibonacci rows): ${all
       .filter((target) => target.label.includes('fibonacci') || target.label.startsWith('bare'))

@@ -96,6 +96,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
   const history = createHistoryService(
     createHistoryRepository(database.db, createBatchInsert(database)),
     (size) => metrics.historyBatchSize.observe(size),
+    // PostgreSQL: several batches in flight, leaving most of the pool to everything else.
+    { writers: database.dialect === 'postgres' ? Math.min(4, Math.ceil(config.databasePoolMax / 3)) : 1 },
   )
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
   const cacheNamed = (name: string) =>
