@@ -347,8 +347,12 @@ try {
     ...targets,
   ]
 
+  /** Requests each server process answered under load (warm-ups included): for µs per request in a profile. */
+  const answered = new Map<number, number>()
+  const count = (target: Target, sample: Sample) =>
+    answered.set(target.pid, (answered.get(target.pid) ?? 0) + sample.requests)
   for (const target of all) {
-    await load(target, WARMUP_SECONDS)
+    count(target, await load(target, WARMUP_SECONDS))
     console.error(`warmed up: ${target.label}`)
   }
   const samples = new Map<Target, Sample[]>(all.map((target) => [target, []]))
@@ -359,6 +363,7 @@ try {
     const ofRound = new Map<Target, Sample>()
     for (const target of order) {
       const sample = await load(target, SECONDS)
+      count(target, sample)
       ofRound.set(target, sample)
       samples.get(target)!.push(sample)
       console.error(
@@ -393,6 +398,12 @@ try {
     }),
   )
   console.log(`\nhistory group commit, mean batch: ${batches.join('; ')}`)
+  if (PROFILE_DIR) {
+    const served = running.map(
+      ({ name, service }) => `${name} (pid ${service.child.pid}): ${answered.get(service.child.pid!)}`,
+    )
+    console.log(`requests answered under load, for bench/profile-summary.ts --requests: ${served.join('; ')}`)
+  }
   console.log(
     `\nratios per round (fibonacci rows): ${all
       .filter((target) => target.label.includes('fibonacci') || target.label.startsWith('bare'))

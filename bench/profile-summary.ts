@@ -3,7 +3,8 @@
  * self time grouped by area (the service's own files, each dependency, Node's internals, GC, idle) and the
  * heaviest functions. Idle time is left out of the shares, so they are shares of busy CPU.
  * Run: npx tsx bench/profile-summary.ts <file.cpuprofile> [--top 40] [--skip 10]
- *   --skip N  leaves out the first N seconds (start-up, module loading, schema compilation)
+ *   --skip N      leaves out the first N seconds (start-up, module loading, schema compilation)
+ *   --requests N  the requests the profiled process answered (bench:http prints it): adds µs per request
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -21,7 +22,11 @@ interface Profile {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '40' }, skip: { type: 'string', default: '0' } },
+  options: {
+    top: { type: 'string', default: '40' },
+    skip: { type: 'string', default: '0' },
+    requests: { type: 'string' },
+  },
 })
 const file = positionals[0]
 if (!file) throw new Error('usage: profile-summary.ts <file.cpuprofile> [--top N]')
@@ -68,16 +73,21 @@ for (const [id, micros] of selfMicros) {
   functions.set(fn, (functions.get(fn) ?? 0) + micros)
 }
 
+const requests = values.requests ? Number(values.requests) : undefined
 const table = (title: string, entries: Map<string, number>, top: number) => {
-  console.log(`\n| ${title} | self ms | share of busy |\n|---|---:|---:|`)
+  const perRequest = requests ? ' µs per request |' : ''
+  console.log(
+    `\n| ${title} | self ms | share of busy |${perRequest}\n|---|---:|---:|${requests ? '---:|' : ''}`,
+  )
   for (const [name, micros] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     if (name === '(idle)') continue
-    console.log(`| ${name} | ${(micros / 1000).toFixed(0)} | ${((micros / busy) * 100).toFixed(1)}% |`)
+    const each = requests ? ` ${(micros / requests).toFixed(2)} |` : ''
+    console.log(`| ${name} | ${(micros / 1000).toFixed(0)} | ${((micros / busy) * 100).toFixed(1)}% |${each}`)
   }
 }
 
 console.log(
-  `${file}: busy ${(busy / 1e6).toFixed(2)} s, idle ${((areas.get('(idle)') ?? 0) / 1e6).toFixed(2)} s`,
+  `${file}: busy ${(busy / 1e6).toFixed(2)} s, idle ${((areas.get('(idle)') ?? 0) / 1e6).toFixed(2)} s${requests ? `, ${(busy / requests).toFixed(1)} µs busy per request (main thread)` : ''}`,
 )
 table('area', areas, 30)
 table('function', functions, Number(values.top))

@@ -1,3 +1,9 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { censorSecrets } from '../../src/platform/logging.js'
 import { buildTestApp, signUp, type TestApp } from '../helpers.js'
@@ -125,5 +131,57 @@ describe('request logging', () => {
   it('returns an object without secrets as it is, without copying', () => {
     const object = { req: { method: 'GET' }, res: { statusCode: 200 }, responseTime: 1.5 }
     expect(censorSecrets(object)).toBe(object)
+  })
+
+  it('a real server writes its buffered lines to stdout within a moment, and everything on shutdown', async () => {
+    const root = resolve(import.meta.dirname, '../..')
+    const dataDir = mkdtempSync(join(tmpdir(), 'mathapi-log-'))
+    const port = await new Promise<number>((done) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address()
+        probe.close(() => done(typeof address === 'object' && address ? address.port : 0))
+      })
+    })
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        DATABASE_URL: `sqlite:${join(dataDir, 'app.db')}`,
+        JWT_SECRET: randomBytes(48).toString('base64url'),
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let stdout = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    const exited = new Promise((done) => child.once('exit', done))
+    try {
+      const base = `http://127.0.0.1:${port}`
+      for (let ready = false; !ready; ) {
+        ready = (await fetch(`${base}/health/live`).catch(() => undefined))?.status === 200
+        if (!ready) await new Promise((done) => setTimeout(done, 100))
+      }
+      const response = await fetch(`${base}/health/live`, { headers: { 'x-request-id': 'log-probe-1' } })
+      expect(response.status).toBe(200)
+      // One small line does not fill a block: it goes out on the periodic flush.
+      const deadline = Date.now() + 2000
+      while (!stdout.includes('log-probe-1') && Date.now() < deadline)
+        await new Promise((done) => setTimeout(done, 20))
+      expect(stdout).toContain('log-probe-1')
+      await fetch(`${base}/health/live`, { headers: { 'x-request-id': 'log-probe-2' } })
+      child.kill('SIGTERM')
+      await exited
+      // Written before the process ended: the last request and the shutdown message.
+      expect(stdout).toContain('log-probe-2')
+      expect(stdout).toContain('shutting down')
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      rmSync(dataDir, { recursive: true, force: true })
+    }
   })
 })
