@@ -21,6 +21,7 @@
  *   BENCH_PROFILE=dir   the services run under --cpu-prof (a profile per service, written at exit into dir;
  *     summarise one with bench/profile-summary.ts)
  *   BENCH_LOG_LEVEL     the service's LOG_LEVEL (default: unset, i.e. the service's own default)
+ *   BENCH_ALSO_LOG_LEVEL=warn  adds the SQLite service at that LOG_LEVEL (fibonacci row): the log's cost
  *   BENCH_BASELINE=dir  also runs the service built in another checkout (its dist/server.js, with its
  *     node_modules), in the same interleaved rounds: before and after, side by side. For example:
  *     git archive <rev> | tar -x -C /tmp/base && ln -s $PWD/node_modules /tmp/base/ &&
@@ -49,6 +50,7 @@ const WARMUP_SECONDS = 3
 const ONLY_FIB = process.env.BENCH_ONLY === 'fib'
 const PROFILE_DIR = process.env.BENCH_PROFILE
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL
+const ALSO_LOG_LEVEL = process.env.BENCH_ALSO_LOG_LEVEL
 const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : undefined
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
 
@@ -319,6 +321,13 @@ try {
     ]
   }
   const targets = await services(ROOT, '')
+  if (ALSO_LOG_LEVEL) {
+    // The same service at another log level, fibonacci row only: what the access log costs.
+    const quiet = await startService({ env: { ...serviceEnv, LOG_LEVEL: ALSO_LOG_LEVEL }, asShipped: true })
+    cleanups.push(() => quiet.stop())
+    running.push({ name: `SQLite, LOG_LEVEL=${ALSO_LOG_LEVEL}`, service: quiet })
+    targets.push((await serviceTargets(quiet, `SQLite, LOG_LEVEL=${ALSO_LOG_LEVEL}`))[0]!)
+  }
   if (BASELINE) targets.push(...(await services(BASELINE, 'baseline, ')))
 
   // The bare servers answer exactly what the service answers (same bytes, minus the service's headers).
