@@ -94,13 +94,24 @@ export function createBatchInsert(database: DatabaseHandle): BatchInsert {
       JSON.stringify(
         rows.map((row) => {
           const record: Row = {}
-          for (let i = 0; i < shape.keys.length; i++) record[shape.columns[i]!] = row[shape.keys[i]!]
+          for (let i = 0; i < shape.keys.length; i++) record[shape.columns[i]!] = asJson(row[shape.keys[i]!])
           return record
         }),
       ),
     )
     await raw.pool.query({ ...statement, values })
   }
+}
+
+/**
+ * A value as json_populate_recordset reads it back into its column: bytes as bytea's hex text (JSON would
+ * spell a Buffer as an object), 64-bit integers as their digits (JSON.stringify refuses a bigint).
+ */
+function asJson(value: unknown): unknown {
+  if (value instanceof Uint8Array)
+    return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`
+  if (typeof value === 'bigint') return value.toString()
+  return value
 }
 
 function postgresInsert(shapes: Shape[]): string {

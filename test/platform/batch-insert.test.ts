@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Insertable } from 'kysely'
+import { type Insertable, sql } from 'kysely'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type BatchInsert, createBatchInsert } from '../../src/platform/batch-insert.js'
@@ -192,6 +192,21 @@ describe.each(backends)('batch insert [%s]', (_name, open) => {
     await written
     expect(await db.selectFrom('mathHistory').select('id').execute()).toEqual([{ id: row.id }])
     expect(await db.selectFrom('events').select('id').execute()).toEqual([])
+  })
+
+  it('carries bytes and 64-bit integers, should a table hold them', async () => {
+    const { db, dialect } = opened.database
+    const types = dialect === 'postgres' ? 'bytea' : 'blob'
+    await sql.raw(`create table blob_probe (id text primary key, data ${types}, big bigint)`).execute(db)
+    const data = Buffer.from([0, 1, 2, 254, 255, 0x5c, 0x22])
+    const big = 2n ** 62n + 7n
+    await insert([{ table: 'blobProbe', rows: [{ id: 'one', data, big }] }] as never)
+    const stored = await sql<{
+      data: Uint8Array
+      big: string
+    }>`select data, cast(big as text) as big from blob_probe`.execute(db)
+    expect(Buffer.from(stored.rows[0]!.data).equals(data)).toBe(true)
+    expect(stored.rows[0]!.big).toBe(big.toString())
   })
 
   it('refuses a property name that is not a plain identifier before it becomes SQL', async () => {
