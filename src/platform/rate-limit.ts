@@ -140,7 +140,9 @@ export class RateLimitStore {
           lease.waiting -= 1
         }
       } else {
-        lease.pending = this.claim(`ratelimit:v2:${key}`, lease, max, windowMs)
+        // The key the per-request counter used: claimed units and counted requests add up during a
+        // rolling upgrade, so old and new instances share one budget.
+        lease.pending = this.claim(`ratelimit:v1:${key}`, lease, max, windowMs)
         claimed = await lease.pending
         lease.pending = undefined
       }

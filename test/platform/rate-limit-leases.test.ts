@@ -105,6 +105,16 @@ describe.runIf(redisUrl)('rate-limit leases shared through Redis', () => {
     expect(fresh).toBeGreaterThanOrEqual(max - Math.floor(max / 16))
   })
 
+  it('shares one budget with instances still counting a request at a time (a rolling upgrade)', async () => {
+    const [one] = await instances(1)
+    // What the previous version's script leaves: the counter of requests in this window, with its expiry.
+    await one!.handle.client.set('ratelimit:v1:upgrade', '7', 'PX', WINDOW_MS)
+    const decisions: Decision[] = []
+    for (let i = 0; i < 5; i++) decisions.push(await one!.store.hit('upgrade', 10, WINDOW_MS))
+    expect(decisions.map((decision) => decision.allowed)).toEqual([true, true, true, false, false])
+    expect(Number(await one!.handle.client.get('ratelimit:v1:upgrade'))).toBe(10)
+  })
+
   it('keeps limiting, locally, when Redis becomes unreachable mid-lease', async () => {
     const [one] = await instances(1)
     for (let i = 0; i < 3; i++) expect((await one!.store.hit('down', 10, WINDOW_MS)).allowed).toBe(true)
