@@ -13,7 +13,7 @@
  * Load: wrk (one thread, 64 connections) when it is on PATH (`apt-get install wrk`), otherwise autocannon
  * in this process (which then competes with the servers for the 2 cores; the table says which was used).
  *
- * Run: npm run bench:http   (about 4 minutes with every row; BENCH_ONLY=fib about 2)
+ * Run: npm run bench:http   (about 4 minutes with every row on both databases; BENCH_ONLY=fib about 2)
  *   BENCH_DATABASE_URL=postgres://… BENCH_REDIS_URL=redis://…  adds the PostgreSQL + Redis rows (a fresh
  *     schema and key prefix, both removed afterwards)
  *   BENCH_ROUNDS (default 5), BENCH_SECONDS (default 5) per target per round, after a 3 s warm-up each
