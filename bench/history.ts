@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { sql } from 'kysely'
 import { createHistoryRepository, type HistoryQuery } from '../src/modules/history/repository.js'
 import { createHistoryService } from '../src/modules/history/service.js'
+import { createBatchInsert } from '../src/platform/batch-insert.js'
 import { migrateToLatest, openDatabase } from '../src/platform/database.js'
 import type { MathOperation } from '../src/platform/db-schema.js'
 import { uuidv7 } from '../src/platform/ids.js'
@@ -72,7 +73,7 @@ async function measureWrites(repository: ReturnType<typeof createHistoryReposito
 async function measure(databaseUrl: string, label: string) {
   const database = await openDatabase(databaseUrl)
   await migrateToLatest(database)
-  const repository = createHistoryRepository(database.db)
+  const repository = createHistoryRepository(database.db, createBatchInsert(database))
   const userIds: string[] = []
   for (let i = 0; i < USERS; i++) {
     const id = crypto.randomUUID()

@@ -1,5 +1,6 @@
 /**
- * Access-token signing and verification cost: jose (what the service uses) against fast-jwt.
+ * Access-token signing and verification cost: fast-jwt (what the service uses) against jose, and the
+ * service's own path for a token seen before (AccessTokens.verify: its cache keyed by the raw token).
  * Every authenticated request pays one verification, so this is on the hot path.
  * Run: npm run bench:jwt
  */
@@ -7,6 +8,9 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { cpus } from 'node:os'
 import { createSigner, createVerifier } from 'fast-jwt'
 import { jwtVerify, SignJWT } from 'jose'
+import { AccessTokens } from '../src/platform/auth.js'
+import { createMetrics } from '../src/platform/metrics.js'
+import { UserStateCache } from '../src/platform/user-state-cache.js'
 
 const secret = randomBytes(48).toString('base64url')
 const key = new TextEncoder().encode(secret)
@@ -40,6 +44,11 @@ const token = await joseSign()
 const fastVerify = createVerifier({ key: secret, algorithms: ['HS256'] })
 const fastVerifyCached = createVerifier({ key: secret, algorithms: ['HS256'], cache: true })
 
+// What the service runs per request: its verified-token cache (keyed by the raw token) and the user-state check.
+const userStates = new UserStateCache(async () => ({ role: 'user', isActive: true, tokenVersion: 3 }))
+const accessTokens = new AccessTokens(secret, 900, userStates, createMetrics())
+const serviceToken = accessTokens.issue({ id: subject, role: 'user', tokenVersion: 3 }).token
+
 const cryptoKey = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, [
   'verify',
 ])
@@ -53,6 +62,9 @@ const results = [
   ),
   await measure('fast-jwt verify', () => fastVerify(token)),
   await measure('fast-jwt verify (cache: true)', () => fastVerifyCached(token)),
+  await measure('service verify, token seen before (own cache + user state)', () =>
+    accessTokens.verify(serviceToken),
+  ),
 ]
 
 console.log(

@@ -116,9 +116,14 @@ export interface ServiceOptions {
    */
   processes?: number
   env?: Record<string, string>
+  /**
+   * As shipped: LOG_LEVEL left at the service's default (unless env sets it) and its log lines (stdout)
+   * written to /dev/null, as a log collector would take them, instead of this terminal.
+   */
+  asShipped?: boolean
 }
 
-/** The built service on 127.0.0.1, rate limits raised out of the way, LOG_LEVEL=warn, ready when it answers. */
+/** The built service on 127.0.0.1, rate limits raised out of the way, LOG_LEVEL=warn (unless asShipped), ready when it answers. */
 export async function startService(options: ServiceOptions = {}): Promise<Service> {
   const port = await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), 'mathapi-bench-'))
@@ -136,7 +141,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     RATE_LIMIT_READ: '1000000000',
     RATE_LIMIT_WRITE: '1000000000',
     RATE_LIMIT_AUTH: '1000000',
-    LOG_LEVEL: 'warn',
+    ...(options.asShipped ? {} : { LOG_LEVEL: 'warn' }),
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl, REDIS_KEY_PREFIX: `bench${port}:` } : {}),
     ...options.env,
   }
@@ -154,7 +159,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   const child = spawn(
     process.execPath,
     processes > 1 ? ['-e', clustered] : [...(options.nodeArgs ?? []), script],
-    { cwd: dataDir, env, stdio: ['ignore', 'inherit', 'inherit'] },
+    { cwd: dataDir, env, stdio: ['ignore', options.asShipped ? 'ignore' : 'inherit', 'inherit'] },
   )
   const exited = new Promise<void>((done) => child.once('exit', () => done()))
   const url = `http://127.0.0.1:${port}`

@@ -32,6 +32,7 @@ import { createUsersRepository } from './modules/users/repository.js'
 import { usersRoutes } from './modules/users/routes.js'
 import { createUsersService } from './modules/users/service.js'
 import { AccessTokens, registerAuthHooks } from './platform/auth.js'
+import { createBatchInsert } from './platform/batch-insert.js'
 import { TwoTierCache } from './platform/cache.js'
 import { NamespaceVersions } from './platform/cache-versions.js'
 import { migrateToLatest, openDatabase } from './platform/database.js'
@@ -41,6 +42,7 @@ import { createOutboxStore } from './platform/events/outbox.js'
 import { OutboxRelay } from './platform/events/relay.js'
 import type { EventSink } from './platform/events/sink.js'
 import { createIdempotency } from './platform/idempotency.js'
+import { AccessLog, loggerOptions } from './platform/logging.js'
 import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
 import { beforeParsing, createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
@@ -98,11 +100,15 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
-  const historyRepository = createHistoryRepository(database.db)
+  const historyRepository = createHistoryRepository(database.db, createBatchInsert(database))
   const history = createHistoryService(
     historyRepository,
     (size) => metrics.historyBatchSize.observe(size),
-    log,
+    // PostgreSQL: several batches in flight, leaving most of the pool to everything else.
+    {
+      writers: database.dialect === 'postgres' ? Math.min(4, Math.ceil(config.databasePoolMax / 3)) : 1,
+      log,
+    },
   )
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
   log.info(
@@ -264,7 +270,7 @@ export type Services = Awaited<ReturnType<typeof createServices>>
 export interface BuildOptions extends ServiceOptions {
   /** Replaces the pino logger configuration (tests pass false). */
   logger?: boolean
-  /** Where log lines go instead of stdout (tests that check what is logged). */
+  /** Where log lines go instead of stdout (tests read them). */
   logStream?: { write(line: string): void }
   /** The built web UI served at `/` (default dist/web); when it holds no index.html, only the API is served. */
   webRoot?: string
@@ -273,24 +279,8 @@ export interface BuildOptions extends ServiceOptions {
 /** Builds the whole service from a config: the one place where every part is created and wired. */
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : {
-            level: config.logLevel,
-            ...(options.logStream ? { stream: options.logStream } : {}),
-            redact: {
-              paths: [
-                'req.headers.authorization',
-                'req.headers.cookie',
-                '*.password',
-                '*.currentPassword',
-                '*.refresh_token',
-                '*.access_token',
-              ],
-              censor: '[redacted]',
-            },
-          },
+    logger: options.logger === false ? false : loggerOptions(config.logLevel, options.logStream),
+    logController: new AccessLog(),
     genReqId: requestId,
     trustProxy: config.trustProxy,
     bodyLimit: config.bodyLimitBytes,
@@ -328,7 +318,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   registerHttpMetrics(app, metrics)
   registerAuthHooks(app, accessTokens, metrics)
   // Plain-HTTP deployments (localhost, a LAN) must keep working, so no upgrade-insecure-requests.
-  registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
+  registerSecurityHeaders(app, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }, [
+    `${API_PREFIX}/`,
+    '/health',
+    '/metrics',
+    '/openapi.json',
+  ])
   await app.register(cors, {
     origin: config.corsOrigins.includes('*')
       ? '*'

@@ -13,12 +13,21 @@ export type Dialect = 'sqlite' | 'postgres'
 
 /** Longest a query may go unanswered before its connection is given up (above the 5 s statement_timeout). */
 const QUERY_TIMEOUT_MS = 6_000
+/**
+ * The driver under Kysely, for the few hot paths that skip its per-query SQL building (batch-insert.ts).
+ * On SQLite, use it only while holding Kysely's connection (`db.connection().execute`): the one
+ * connection is shared, and a Kysely transaction may be open on it between two awaits.
+ */
+export type RawDriver =
+  | { dialect: 'sqlite'; sqlite: SQLite.Database }
+  | { dialect: 'postgres'; pool: pg.Pool }
 
 export interface DatabaseHandle {
   readonly db: Kysely<Database>
   readonly dialect: Dialect
   /** PostgreSQL schema chosen with `?schema=`; migrations keep their bookkeeping tables in it too. */
   readonly schema?: string
+  readonly raw: RawDriver
   /** Round trip to the server; rejects when it does not answer within `timeoutMs`. */
   ping(timeoutMs?: number): Promise<void>
   /** Connections in use / idle / waiting, for metrics (SQLite reports one connection). */
@@ -48,6 +57,7 @@ function openSqlite(location: string): DatabaseHandle {
   return {
     db,
     dialect: 'sqlite',
+    raw: { dialect: 'sqlite', sqlite },
     async ping() {
       sqlite.prepare('select 1').get()
     },
@@ -129,6 +139,7 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
     db,
     dialect: 'postgres',
     ...(schema ? { schema } : {}),
+    raw: { dialect: 'postgres', pool },
     async ping(timeoutMs = 2000) {
       await withTimeout(sql`select 1`.execute(db), timeoutMs, 'database ping timed out')
     },

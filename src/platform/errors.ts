@@ -4,7 +4,7 @@ import type {
   FastifyInstance,
   FastifyReply,
   FastifyRequest,
-  preHandlerAsyncHookHandler,
+  preHandlerHookHandler,
 } from 'fastify'
 
 /**
@@ -238,7 +238,7 @@ export function frameworkError(error: FastifyError, request: FastifyRequest, rep
 /** Every error leaves as RFC 9457 problem+json; a 5xx never carries the error's own message. */
 export function registerErrorHandling(
   app: FastifyInstance,
-  notFoundLimit: preHandlerAsyncHookHandler,
+  notFoundLimit: preHandlerHookHandler,
   onDependencyError?: (dependency: 'database') => void,
 ): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -63,6 +63,11 @@ export class UserStateCache {
     return this.redis === undefined || (this.redis.subscriber.status === 'ready' && this.redis.isReady())
   }
 
+  /** The cached state when it can be trusted, without a promise; undefined means: ask get(). */
+  peek(userId: string): UserState | undefined {
+    return this.trustworthy() ? this.entries.get(userId) : undefined
+  }
+
   async get(userId: string): Promise<UserState | undefined> {
     if (this.trustworthy()) {
       const cached = this.entries.get(userId)

@@ -145,6 +145,42 @@ describe.runIf(backendHasRedis())('rate limits shared through Redis', () => {
   })
 })
 
+describe.runIf(backendHasRedis())('rate limits leased from Redis, under concurrent bursts', () => {
+  it('two instances answering one user’s concurrent burst allow at most the limit between them', async () => {
+    const { postgresBackend } = await import('../helpers.js')
+    const env = { RATE_LIMIT_READ: '40', REDIS_KEY_PREFIX: `burst-${Date.now()}:` }
+    const one = await buildTestApp(postgresBackend!, env)
+    const two = await buildTestApp(postgresBackend!, {
+      ...env,
+      DATABASE_URL: one.config.databaseUrl,
+      JWT_SECRET: one.config.jwtSecret,
+    })
+    try {
+      const alice = await signUp(one.app, 'alice')
+      const burst = await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          (i % 2 ? two : one).app.inject({ url: '/api/v1/math/fibonacci/10', headers: alice.headers }),
+        ),
+      )
+      const allowed = burst.filter((response) => response.statusCode === 200).length
+      expect(burst.every((response) => [200, 429].includes(response.statusCode))).toBe(true)
+      // Never more than the limit; early refusal bounded by what the other instance may hold unspent.
+      expect(allowed).toBeLessThanOrEqual(40)
+      expect(allowed).toBeGreaterThanOrEqual(40 - 2 * Math.floor(40 / 16))
+      for (const response of burst.filter((r) => r.statusCode === 429)) {
+        expect(Number(response.headers['retry-after'])).toBeGreaterThan(0)
+        expect(response.headers['ratelimit-remaining']).toBe('0')
+      }
+      // Both instances keep refusing for the rest of the window.
+      for (const t of [one, two])
+        expectProblem(await t.app.inject({ url: '/api/v1/math/fibonacci/10', headers: alice.headers }), 429)
+    } finally {
+      await two.close()
+      await one.close()
+    }
+  })
+})
+
 function backendHasRedis(): boolean {
   return Boolean(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL)
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createServices } from '../../src/app.js'
 import { createHistoryRepository } from '../../src/modules/history/repository.js'
+import { createBatchInsert } from '../../src/platform/batch-insert.js'
 import { openDatabase } from '../../src/platform/database.js'
 import type { EventSink } from '../../src/platform/events/sink.js'
 import { Retention } from '../../src/platform/retention.js'
@@ -164,7 +165,7 @@ describeEachBackend('hostile input: stored footprint and retention', (backend) =
           ).count,
         )
       expect(await remaining()).toBeGreaterThanOrEqual(30)
-      const repository = createHistoryRepository(database.db)
+      const repository = createHistoryRepository(database.db, createBatchInsert(database))
       const retention = new Retention({
         rules: [{ name: 'h', days: 1, prune: (id, limit) => repository.deleteBefore(id, limit) }],
         log: t.app.log,

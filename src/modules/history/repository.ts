@@ -1,4 +1,5 @@
 import type { Insertable, Kysely } from 'kysely'
+import type { BatchInsert } from '../../platform/batch-insert.js'
 import {
   type Database,
   type EventsTable,
@@ -41,21 +42,19 @@ export interface HistoryQuery {
   limit: number
 }
 
-export function createHistoryRepository(db: Kysely<Database>) {
+/** `batchInsert` is the hot write path (prepared statements on SQLite, one round trip on PostgreSQL). */
+export function createHistoryRepository(db: Kysely<Database>, batchInsert: BatchInsert) {
   return {
     /** The batch's history rows and their outbox events, in one transaction (bench/history.ts writes rows alone). */
-    async insertMany(
-      rows: Insertable<MathHistoryTable>[],
-      events: Insertable<EventsTable>[] = [],
-    ): Promise<void> {
-      if (events.length === 0) {
-        await db.insertInto('mathHistory').values(rows).execute()
-        return
-      }
-      await db.transaction().execute(async (trx) => {
-        await trx.insertInto('mathHistory').values(rows).execute()
-        await trx.insertInto('events').values(events).execute()
-      })
+    insertMany(rows: Insertable<MathHistoryTable>[], events: Insertable<EventsTable>[] = []): Promise<void> {
+      return batchInsert(
+        events.length === 0
+          ? [{ table: 'mathHistory', rows }]
+          : [
+              { table: 'mathHistory', rows },
+              { table: 'events', rows: events },
+            ],
+      )
     },
 
     /** Retention: deletes up to `limit` of the oldest rows whose id sorts below `beforeId`. */

@@ -71,30 +71,79 @@ function decodeCursor(cursor: string): string {
 
 const encodeCursor = (id: string) => Buffer.from(id, 'utf8').toString('base64url')
 
+/**
+ * Group commit, with up to `writers` batches in flight at once. One writer suits SQLite (one
+ * connection, a synchronous driver); on PostgreSQL a single batch in flight caps throughput at one
+ * batch per round trip, so several writers share the pool. A record joins a batch still forming if
+ * there is one, else starts a batch on an idle writer, else waits for the next batch of a busy one.
+ */
+function createWriters(
+  repository: HistoryRepository,
+  writers: number,
+  onBatch?: (size: number) => void,
+  log?: HistoryServiceOptions['log'],
+) {
+  type Row = { history: Insertable<MathHistoryTable>; event: Insertable<EventsTable> }
+  const pool = Array.from({ length: Math.max(1, writers) }, () => {
+    const writer = {
+      forming: false,
+      inFlight: false,
+      // Each call's history row travels with its math.computed event: one batch, one transaction, both tables.
+      commit: new GroupCommit<Row>(
+        async (rows) => {
+          writer.forming = false
+          writer.inFlight = true
+          try {
+            await repository.insertMany(
+              rows.map((row) => row.history),
+              rows.map((row) => row.event),
+            )
+          } finally {
+            writer.inFlight = false
+          }
+        },
+        500,
+        onBatch,
+        {
+          // A row that fails on its own (its user was deleted meanwhile) is isolated by the group commit:
+          // the other callers' rows commit, and only its caller hears about it.
+          onRowFailed: (error, row) =>
+            log?.warn(
+              { err: error, historyId: row.history.id, userId: row.history.userId },
+              'history record dropped: it failed on its own (its caller is told)',
+            ),
+        },
+      ),
+    }
+    return writer
+  })
+  let next = 0
+  return {
+    add(row: Row): Promise<void> {
+      const writer =
+        pool.find((candidate) => candidate.forming) ??
+        pool.find((candidate) => !candidate.inFlight) ??
+        pool[next++ % pool.length]!
+      writer.forming = true
+      return writer.commit.add(row)
+    },
+    flush: () => Promise.all(pool.map((writer) => writer.commit.flush())).then(() => undefined),
+  }
+}
+
+export interface HistoryServiceOptions {
+  /** Batches allowed in flight at once (default 1). */
+  writers?: number
+  /** Where a record that failed on its own is reported. */
+  log?: { warn(obj: object, msg: string): void }
+}
+
 export function createHistoryService(
   repository: HistoryRepository,
   onBatch?: (size: number) => void,
-  log?: { warn(obj: object, msg: string): void },
+  options: HistoryServiceOptions = {},
 ) {
-  // Each call's history row travels with its math.computed event: one batch, one transaction, both tables.
-  // A row that fails on its own (its user was deleted meanwhile) is isolated by the group commit: the other
-  // callers' rows commit, and only its caller hears about it.
-  const writer = new GroupCommit<{ history: Insertable<MathHistoryTable>; event: Insertable<EventsTable> }>(
-    (rows) =>
-      repository.insertMany(
-        rows.map((row) => row.history),
-        rows.map((row) => row.event),
-      ),
-    500,
-    onBatch,
-    {
-      onRowFailed: (error, row) =>
-        log?.warn(
-          { err: error, historyId: row.history.id, userId: row.history.userId },
-          'history record dropped: it failed on its own (its caller is told)',
-        ),
-    },
-  )
+  const writer = createWriters(repository, options.writers ?? 1, onBatch, options.log)
 
   return {
     /** Resolves once the record has committed; 401 when the caller's account was deleted meanwhile. */

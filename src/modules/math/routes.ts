@@ -5,6 +5,7 @@ import type { FastifyReply } from 'fastify'
 import { problemResponses } from '../../platform/schemas.js'
 import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js'
 import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
+import { mathSerializerCompiler } from './result-json.js'
 import { MathResult, NBody, NParams, PowerBody, PowerQuery } from './schemas.js'
 import type { MathService, MathResult as Result } from './service.js'
 
@@ -57,6 +58,8 @@ function send(reply: FastifyReply, answer: Result): Result | FastifyReply {
 export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = async (app, { math }) => {
   // Numbers in these bodies are read from their source text, so none is rounded before it is judged.
   keepJsonNumberText(app)
+  // Results of millions of digits must not be walked by a generic serializer (result-json.ts).
+  app.setSerializerCompiler(mathSerializerCompiler)
   const common = {
     tags: ['math'],
     security: [{ bearerAuth: [] }],
