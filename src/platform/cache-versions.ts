@@ -39,6 +39,13 @@ export interface NamespaceVersionsOptions {
 
 export class NamespaceVersions {
   private readonly ttlMs: number
+  /**
+   * The highest version this instance knows to be committed, per namespace (its own writes, and what it
+   * read from the database). The Redis copy may lag behind it — a write whose publication failed while
+   * Redis was unreachable, with the old copy still alive when Redis returns — so the copy is never used
+   * below it, and is raised to it again.
+   */
+  private readonly known = new Map<string, number>()
 
   constructor(private readonly options: NamespaceVersionsOptions) {
     this.ttlMs = options.ttlMs ?? VERSION_TTL_MS
@@ -59,23 +66,36 @@ export class NamespaceVersions {
 
   /** After the commit: tells every instance at once. Best effort; without Redis the bound above applies. */
   async publish(namespace: string, version: number): Promise<void> {
+    this.noteKnown(namespace, version)
     await this.offer(namespace, version)
   }
 
   /** The version to key cached entries of `namespace` with. */
   async current(namespace: string): Promise<number> {
     const redis = this.options.redis
+    const known = this.known.get(namespace) ?? 0
     if (redis?.isReady()) {
       try {
         const copy = await redis.client.get(this.key(namespace))
-        if (copy !== null) return Number(copy)
+        if (copy !== null) {
+          const version = Number(copy)
+          if (version >= known) return version
+          // A copy older than a version committed here: it was never told (see `known`).
+          const offered = await this.offer(namespace, known)
+          return Math.max(known, offered ?? known)
+        }
       } catch {
         // Redis failed mid-command: the database answers instead.
       }
     }
     const stored = await this.read(namespace)
-    const offered = await this.offer(namespace, stored)
-    return Math.max(stored, offered ?? stored)
+    this.noteKnown(namespace, stored)
+    const offered = await this.offer(namespace, Math.max(stored, known))
+    return Math.max(stored, known, offered ?? stored)
+  }
+
+  private noteKnown(namespace: string, version: number): void {
+    if (version > (this.known.get(namespace) ?? 0)) this.known.set(namespace, version)
   }
 
   private async read(namespace: string): Promise<number> {

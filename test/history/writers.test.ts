@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { HistoryRepository } from '../../src/modules/history/repository.js'
 import { createHistoryService, type MathCallRecord } from '../../src/modules/history/service.js'
 import type { MathHistoryTable } from '../../src/platform/db-schema.js'
+import { DependencyUnavailableError } from '../../src/platform/errors.js'
 
 /** A repository whose every insert waits until the test settles it, so batches can be held in flight. */
 function heldRepository() {
@@ -64,7 +65,9 @@ describe('history writers (several batches in flight)', () => {
     inserts[1]!.commit()
     await Promise.all(second)
     expect(settled).toEqual(['b1 ok'])
-    inserts[2]!.fail(new Error('constraint'))
+    // The database went away under it: the whole batch fails at once (a row-caused failure would be
+    // split and retried instead, see group-commit.test.ts).
+    inserts[2]!.fail(new DependencyUnavailableError('database', { cause: new Error('connection lost') }))
     await Promise.all(third)
     expect(settled).toEqual(['b1 ok', 'c1 failed', 'c2 failed'])
     inserts[0]!.commit()
