@@ -35,8 +35,10 @@ RUN if [ -n "$BUILD_PACKAGES" ]; then \
 FROM toolchain AS deps-dev
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-# The optional local package @mathapi/gmp (file:native/gmp): npm links it from here.
+# The optional local package @mathapi/gmp (file:native/gmp): npm links it from here. Likewise the dev-only
+# local package tools/openapi-codegen (openapi-typescript with its TypeScript 5).
 COPY native/gmp/package.json native/gmp/
+COPY tools/openapi-codegen/package.json tools/openapi-codegen/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 
@@ -53,6 +55,7 @@ FROM ${NODE_IMAGE} AS deps-prod
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY native/gmp/package.json native/gmp/
+COPY tools/openapi-codegen/package.json tools/openapi-codegen/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 

@@ -44,11 +44,12 @@ import type { EventSink } from './platform/events/sink.js'
 import { createIdempotency } from './platform/idempotency.js'
 import { AccessLog, loggerOptions } from './platform/logging.js'
 import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
+import { openApiDocument, optionalWhenDefaulted, refResolver } from './platform/openapi.js'
 import { beforeParsing, createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { runWithRequestContext } from './platform/request-context.js'
 import { Retention, type RetentionRule } from './platform/retention.js'
-import { Problem } from './platform/schemas.js'
+import { allNamedSchemas } from './platform/schemas.js'
 import { registerSecurityHeaders } from './platform/security-headers.js'
 import { createTransactor } from './platform/transactions.js'
 import { UserStateCache } from './platform/user-state-cache.js'
@@ -340,23 +341,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       'location',
     ],
   })
-  app.addSchema(Problem)
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Math API',
-        version: '1.0.0',
-        description: 'Exact big-number math with per-user history, products, tasks and files.',
-      },
-      components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      },
-    },
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) => (json.$id as string) || `def-${i}`,
-    },
-  })
+  for (const schema of allNamedSchemas()) app.addSchema(schema)
+  await app.register(swagger, { openapi: openApiDocument(), transform: optionalWhenDefaulted, refResolver })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   const dependencies: DependencyCheck[] = [{ name: 'database', required: true, check: () => database.ping() }]

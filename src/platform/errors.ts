@@ -6,6 +6,8 @@ import type {
   FastifyRequest,
   preHandlerHookHandler,
 } from 'fastify'
+import type { Static } from 'typebox'
+import type { Problem as ProblemSchema } from './schemas.js'
 
 /**
  * What went wrong, in the service's terms. Services throw these; only the error handler below
@@ -65,15 +67,8 @@ export const limitExceeded = (message: string, errors?: FieldError[]) =>
 export const unavailable = (message: string, retryAfterSeconds = 5) =>
   new DomainError('unavailable', message, { retryAfterSeconds })
 
-export interface Problem {
-  type: string
-  title: string
-  status: number
-  detail?: string
-  instance: string
-  requestId: string
-  errors?: FieldError[]
-}
+/** A problem document: the shape of the Problem schema (schemas.ts). */
+export type Problem = Static<typeof ProblemSchema>
 
 /** Fastify's own error codes that are the client's fault, with the status they deserve. */
 const FASTIFY_CLIENT_ERRORS: Record<string, number> = {

@@ -39,6 +39,7 @@ const AUTH_FAILURE_REASONS = [
   'token_revoked',
   'bad_credentials',
   'refresh_reuse',
+  'refresh_revoked',
   'refresh_unknown',
   'refresh_expired',
   'refresh_inactive',

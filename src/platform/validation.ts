@@ -3,6 +3,7 @@ import addFormatsModule, { type FormatsPlugin } from 'ajv-formats'
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import secureJson from 'secure-json-parse'
 import { badRequest, type FieldError } from './errors.js'
+import { namedSchema } from './schemas.js'
 
 // ajv-formats is CommonJS; its default export arrives wrapped under ESM.
 const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ??
@@ -50,10 +51,21 @@ for (const ajv of [coercing, strict]) {
   })
 }
 
-/** A copy of `schema` whose string patterns are length-gated; the original keeps documenting them. */
+/**
+ * A copy of `schema` whose string patterns are length-gated (the original keeps documenting them) and
+ * whose references to named schemas (`ref(...)`, schemas.ts) are replaced by the schemas they name, without
+ * their `$id` and examples: each route's validator stands alone.
+ */
 function gatePatterns(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(gatePatterns)
   if (schema === null || typeof schema !== 'object') return schema
+  const { $ref } = schema as { $ref?: unknown }
+  const target = typeof $ref === 'string' ? namedSchema($ref) : undefined
+  if (target) {
+    const { $id: _id, examples: _examples, ...inline } = target as unknown as Record<string, unknown>
+    const { $ref: _ref, ...siblings } = schema as Record<string, unknown>
+    return gatePatterns({ ...inline, ...siblings })
+  }
   const copy: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(schema)) copy[key] = gatePatterns(value)
   const { pattern, maxLength } = copy

@@ -478,7 +478,10 @@ describeEachBackend('files', (backend) => {
       const spec = (await t.app.inject({ url: '/openapi.json' })).json()
       const upload = spec.paths['/api/v1/files'].post
       expect(upload.operationId).toBe('files-upload')
-      expect(upload.requestBody.content['multipart/form-data'].schema.properties.file).toMatchObject({
+      expect(upload.requestBody.content['multipart/form-data'].schema).toEqual({
+        $ref: '#/components/schemas/FileUpload',
+      })
+      expect(spec.components.schemas.FileUpload.properties.file).toMatchObject({
         type: 'string',
         format: 'binary',
       })

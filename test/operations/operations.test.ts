@@ -171,7 +171,8 @@ describeEachBackend('operations surface', (backend) => {
       }
       const ids = documented.map((operation) => operation.operationId)
       expect(new Set(ids).size).toBe(ids.length)
-      expect(spec.paths['/api/v1/users']?.get?.security).toEqual([{ bearerAuth: [] }])
+      expect(spec.paths['/api/v1/users']?.get?.security).toEqual([{ bearerAuth: [] }, { oauth2: [] }])
+      expect(spec.paths['/api/v1/auth/token']?.post?.security).toEqual([])
     })
 
     it('describes every field of every schema', () => {

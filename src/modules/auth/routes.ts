@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { beforeParsing, type RateLimits } from '../../platform/rate-limit.js'
-import { problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, PUBLIC, problemResponses, ref } from '../../platform/schemas.js'
 import { UserPublic } from '../users/schemas.js'
 import type { UsersService } from '../users/service.js'
 import { LoginBody, RefreshBody, RegisterBody, TokenForm, TokenPair } from './schemas.js'
@@ -44,11 +44,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     {
       schema: {
         operationId: 'auth-register',
+        description:
+          'Creates an account with the role user and returns it. Usernames and email addresses are unique regardless of case (409). Accepts an Idempotency-Key header. Rate limited per client address and per username.',
+        security: PUBLIC,
         summary: 'Create an account (role user)',
         tags,
         headers: IdempotencyKeyHeaders,
-        body: RegisterBody,
-        response: { 201: UserPublic, ...problemResponses(400, 409, 422, 429, 503) },
+        body: ref(RegisterBody),
+        response: { 201: ref(UserPublic), ...problemResponses(400, 409, 422, 429, 503) },
       },
       ...registerLimit,
     },
@@ -61,11 +64,14 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     {
       schema: {
         operationId: 'auth-token',
+        description:
+          'The OAuth2 token endpoint (RFC 6749), form-encoded: grant_type=password with username and password, or grant_type=refresh_token with refresh_token. Answers a token pair with Cache-Control: no-store; wrong credentials or a spent, revoked or expired refresh token are 401.',
+        security: PUBLIC,
         summary: 'OAuth2 token endpoint (password or refresh_token grant, form-encoded)',
         tags,
         consumes: ['application/x-www-form-urlencoded'],
-        body: TokenForm,
-        response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
+        body: ref(TokenForm),
+        response: { 200: ref(TokenPair), ...problemResponses(400, 401, 429) },
       },
       ...loginLimit,
     },
@@ -87,10 +93,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     {
       schema: {
         operationId: 'auth-login',
+        description:
+          'Checks a username (any case) and password, and answers an access token and a single-use refresh token. Wrong credentials are 401 whether or not the user exists.',
+        security: PUBLIC,
         summary: 'Log in with a JSON body',
         tags,
-        body: LoginBody,
-        response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
+        body: ref(LoginBody),
+        response: { 200: ref(TokenPair), ...problemResponses(400, 401, 429) },
       },
       ...loginLimit,
     },
@@ -105,10 +114,13 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     {
       schema: {
         operationId: 'auth-refresh',
+        description:
+          'Spends a refresh token and answers a new pair of the same login. Presenting a token that was already used revokes every token of its login (it has been copied); a logged-out, expired or unknown token is 401.',
+        security: PUBLIC,
         summary: 'Exchange a refresh token for a new pair (the old one stops working)',
         tags,
-        body: RefreshBody,
-        response: { 200: TokenPair, ...problemResponses(400, 401, 429) },
+        body: ref(RefreshBody),
+        response: { 200: ref(TokenPair), ...problemResponses(400, 401, 429) },
       },
       ...addressLimit,
     },
@@ -123,9 +135,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     {
       schema: {
         operationId: 'auth-logout',
+        description:
+          'Revokes every refresh token of the login the presented one belongs to. Unknown tokens are ignored, so logging out twice is not an error. Access tokens already issued stay valid until they expire.',
+        security: PUBLIC,
         summary: 'Revoke the login a refresh token belongs to',
         tags,
-        body: RefreshBody,
+        body: ref(RefreshBody),
         response: { 204: { type: 'null', description: 'Logged out' }, ...problemResponses(400, 429) },
       },
       ...addressLimit,
@@ -141,10 +156,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
     {
       schema: {
         operationId: 'auth-me',
+        description: 'The account the access token belongs to.',
         summary: 'The current user',
         tags,
-        security: [{ bearerAuth: [] }],
-        response: { 200: UserPublic, ...problemResponses(401) },
+        security: AUTHENTICATED,
+        response: { 200: ref(UserPublic), ...problemResponses(401) },
       },
       onRequest: app.authenticate,
     },

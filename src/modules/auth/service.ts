@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { Kysely, Transaction } from 'kysely'
+import type { Static } from 'typebox'
 import type { AccessTokens } from '../../platform/auth.js'
 import type { Dialect } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
@@ -9,13 +10,9 @@ import type { Metrics } from '../../platform/metrics.js'
 import { verifyAgainstDummy, verifyPassword } from '../../platform/passwords.js'
 import type { User, UsersRepository } from '../users/repository.js'
 import type { RefreshTokensRepository } from './repository.js'
+import type { TokenPair as TokenPairSchema } from './schemas.js'
 
-export interface TokenPair {
-  access_token: string
-  token_type: 'bearer'
-  expires_in: number
-  refresh_token: string
-}
+export type TokenPair = Static<typeof TokenPairSchema>
 
 /** Refresh tokens are 256 random bits; only their SHA-256 is stored, so a database leak yields no usable token. */
 const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest('hex')
@@ -104,14 +101,16 @@ export function createAuthService({
 
     /**
      * Rotation: the presented token is spent and a new one of the same family issued. A token presented
-     * twice means one copy is in someone else's hands; the whole family is revoked.
+     * twice means one copy is in someone else's hands; the whole family is revoked. A token revoked without
+     * having been used (its login was logged out, or revoked with a reused sibling) is simply refused.
      */
     async refresh(presented: string): Promise<TokenPair> {
       const outcome = await db.transaction().execute(async (trx) => {
         const record = await refreshTokens.findByHash(hashRefreshToken(presented), trx)
         if (!record) return { error: 'unknown' as const }
         const user = await lockUser(trx, record.userId)
-        if (record.usedAt || record.revokedAt || !(await refreshTokens.markUsed(record.id, trx))) {
+        if (record.revokedAt && !record.usedAt) return { error: 'revoked' as const }
+        if (record.usedAt || !(await refreshTokens.markUsed(record.id, trx))) {
           await refreshTokens.revokeFamily(record.familyId, trx)
           return { error: 'reused' as const }
         }
@@ -128,6 +127,8 @@ export function createAuthService({
       if (outcome.pair) return outcome.pair
       if (outcome.error === 'reused')
         fail('refresh_reuse', 'Refresh token was already used; all sessions of this login are revoked')
+      if (outcome.error === 'revoked')
+        fail('refresh_revoked', 'This refresh token has been revoked (its login was logged out or revoked)')
       return fail(`refresh_${outcome.error}`, 'Invalid refresh token')
     },
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { OutboxStore } from '../../platform/events/outbox.js'
-import { problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
 import { EventsPage, EventsQuery } from './schemas.js'
 
 export interface EventsRoutesOptions {
@@ -13,11 +13,13 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
     {
       schema: {
         operationId: 'events-list',
+        description:
+          'The transactional outbox: every change the service made, oldest first, keyset-paginated by event id (pass nextAfter as after). Admins only.',
         summary: 'Read the event log (admin), oldest first, keyset-paginated by event id',
         tags: ['events'],
-        security: [{ bearerAuth: [] }],
+        security: AUTHENTICATED,
         querystring: EventsQuery,
-        response: { 200: EventsPage, ...problemResponses(400, 401, 403, 429) },
+        response: { 200: ref(EventsPage), ...problemResponses(400, 401, 403, 429) },
       },
       onRequest: [app.authenticate, app.requireRole('admin')],
     },

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import { badRequest, DomainError } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
 import { validatorCompiler } from '../../platform/validation.js'
 import { FileContent, FilePublic, FilesListQuery, FilesPage, FileUpload } from './schemas.js'
 import { type FilesService, TEXT_PLAIN, type UploadSource } from './service.js'
@@ -127,7 +127,7 @@ function matchesETag(header: string | undefined, etag: string): boolean {
 export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async (app, options) => {
   const { files, idempotency, maxUploadBytes } = options
   const tags = ['files']
-  const security = [{ bearerAuth: [] }]
+  const security = AUTHENTICATED
 
   // Registered here, so no other route accepts multipart bodies. One file part per request (the parser
   // lets a second through so that it can be refused, not dropped); the few text fields a form may carry
@@ -150,8 +150,8 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         security,
         consumes: ['multipart/form-data'],
         headers: IdempotencyKeyHeaders,
-        body: FileUpload,
-        response: { 201: FilePublic, ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503) },
+        body: ref(FileUpload),
+        response: { 201: ref(FilePublic), ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503) },
       },
       validatorCompiler: streamedBodyCompiler,
       onRequest: app.authenticate,
@@ -194,11 +194,12 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
     {
       schema: {
         operationId: 'files-list',
+        description: 'Your uploaded files’ metadata, newest first, page by page. Admins see everyone’s.',
         summary: 'List your files, newest first (an admin sees everyone’s)',
         tags,
         security,
         querystring: FilesListQuery,
-        response: { 200: FilesPage, ...problemResponses(400, 401, 429) },
+        response: { 200: ref(FilesPage), ...problemResponses(400, 401, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -214,11 +215,12 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
     {
       schema: {
         operationId: 'files-get',
+        description: 'One file’s metadata, for its owner or an admin; anyone else gets 404.',
         summary: 'Get a file’s metadata (owner or admin)',
         tags,
         security,
         params: IdParams,
-        response: { 200: FilePublic, ...problemResponses(400, 401, 404, 429) },
+        response: { 200: ref(FilePublic), ...problemResponses(400, 401, 404, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -272,6 +274,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
     {
       schema: {
         operationId: 'files-delete',
+        description: 'Deletes a file’s metadata and its stored bytes, for its owner or an admin.',
         summary: 'Delete a file, its metadata and its bytes (owner or admin)',
         tags,
         security,

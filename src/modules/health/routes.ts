@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { type Static, Type } from 'typebox'
+import { named, PUBLIC, ref } from '../../platform/schemas.js'
 import { withTimeout } from '../../platform/timeout.js'
 
 export interface DependencyCheck {
@@ -26,24 +27,36 @@ const MathEngine = Type.Object(
   { description: 'The engine computing exact math results' },
 )
 
-const Readiness = Type.Object(
+const Readiness = named(
+  'Readiness',
+  Type.Object(
+    {
+      status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
+        description:
+          'ok: everything answers; degraded: an optional dependency is down; unavailable: a required one is',
+      }),
+      checks: Type.Record(Type.String(), CheckResult, { description: 'Each configured dependency, by name' }),
+      math: Type.Optional(MathEngine),
+    },
+    { description: 'Readiness report' },
+  ),
   {
-    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')], {
-      description:
-        'ok: everything answers; degraded: an optional dependency is down; unavailable: a required one is',
-    }),
-    checks: Type.Record(Type.String(), CheckResult, { description: 'Each configured dependency, by name' }),
-    math: Type.Optional(MathEngine),
+    status: 'ok',
+    checks: { database: { status: 'up', required: true, latencyMs: 0.412 } },
+    math: { engine: 'gmp', version: '6.3.0' },
   },
-  { description: 'Readiness report' },
 )
 
-const Liveness = Type.Object(
-  {
-    status: Type.Literal('ok', { description: 'Always ok while the process runs' }),
-    uptimeSeconds: Type.Number({ description: 'Seconds since the process started' }),
-  },
-  { description: 'Liveness report' },
+const Liveness = named(
+  'Liveness',
+  Type.Object(
+    {
+      status: Type.Literal('ok', { description: 'Always ok while the process runs' }),
+      uptimeSeconds: Type.Number({ description: 'Seconds since the process started' }),
+    },
+    { description: 'Liveness report' },
+  ),
+  { status: 'ok', uptimeSeconds: 3600 },
 )
 
 const CHECK_TIMEOUT_MS = 2000
@@ -102,9 +115,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     {
       schema: {
         operationId: 'health-live',
+        description:
+          'Answers 200 while the process runs, without checking any dependency. For liveness probes.',
+        security: PUBLIC,
         summary: 'Liveness: 200 while the process runs',
         tags,
-        response: { 200: Liveness },
+        response: { 200: ref(Liveness) },
       },
     },
     async () => ({ status: 'ok' as const, uptimeSeconds: Math.round(process.uptime()) }),
@@ -120,13 +136,35 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       ...(mathEngine ? { math: mathEngine } : {}),
     })
   }
-  const readySchema = (operationId: string, summary: string) => ({
-    schema: { operationId, summary, tags, response: { 200: Readiness, 503: Readiness } },
+  const readySchema = (operationId: string, summary: string, description: string) => ({
+    schema: {
+      operationId,
+      summary,
+      description,
+      tags,
+      security: PUBLIC,
+      response: {
+        200: { ...ref(Readiness), description: 'Ready: ok, or degraded when an optional dependency is down' },
+        503: { ...ref(Readiness), description: 'Not ready: a required dependency is down' },
+      },
+    },
   })
   app.get(
     '/health/ready',
-    readySchema('health-ready', 'Readiness: 503 when a required dependency is down'),
+    readySchema(
+      'health-ready',
+      'Readiness: 503 when a required dependency is down',
+      'Checks each dependency (the database is required, Redis optional) and answers 200 (ok or degraded) or 503 (unavailable). For readiness probes and load balancers.',
+    ),
     ready,
   )
-  app.get('/health', readySchema('health', 'Same as /health/ready'), ready)
+  app.get(
+    '/health',
+    readySchema(
+      'health',
+      'Same as /health/ready',
+      'The readiness report of /health/ready, at a shorter path.',
+    ),
+    ready,
+  )
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
 import { HistoryPage, HistoryQuery } from './schemas.js'
 import type { HistoryService } from './service.js'
 
@@ -12,11 +12,13 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ history: HistoryService 
     {
       schema: {
         operationId: 'history-list',
+        description:
+          'Your recorded math calls, newest first, with cursor pagination (nextCursor). Admins see everyone’s and may filter by userId; long operands are stored as a digest.',
         summary: 'Your math calls, newest first (admin: everyone’s, filterable by userId)',
         tags: ['history'],
-        security: [{ bearerAuth: [] }],
+        security: AUTHENTICATED,
         querystring: HistoryQuery,
-        response: { 200: HistoryPage, ...problemResponses(400, 401, 403, 429) },
+        response: { 200: ref(HistoryPage), ...problemResponses(400, 401, 403, 429) },
       },
       onRequest: app.authenticate,
     },

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { Timestamp, Uuid } from '../../platform/schemas.js'
+import { named, ref, Timestamp, Uuid } from '../../platform/schemas.js'
 
 export const Operation = Type.Union(
   [Type.Literal('fibonacci'), Type.Literal('factorial'), Type.Literal('power')],
@@ -23,55 +23,78 @@ export const HistoryQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export const HistoryItem = Type.Object(
+export const HistoryItem = named(
+  'HistoryEntry',
+  Type.Object(
+    {
+      id: Uuid,
+      userId: Type.String({ description: 'Who made the call' }),
+      username: Type.String({ description: 'Their username' }),
+      operation: Operation,
+      input: Type.Record(
+        Type.String(),
+        Type.Union([
+          Type.Number({ description: 'An operand, as the math response echoed it' }),
+          Type.String({
+            description: 'An integer operand of up to 64 digits, as the math response echoed it',
+          }),
+          Type.Object(
+            {
+              preview: Type.String({ description: 'Its first and last 24 digits around an ellipsis' }),
+              digits: Type.Integer({ description: 'How many digits it has' }),
+              sha256: Type.String({
+                description: 'SHA-256 (hex) of its decimal text as the math response echoed it',
+              }),
+            },
+            { description: 'An integer operand longer than 64 characters, stored as a digest' },
+          ),
+        ]),
+        { description: 'The call’s input, as in the math response; long operands are stored as a digest' },
+      ),
+      resultPreview: Type.Union([Type.String(), Type.Null()], {
+        description: 'The whole result when short, else its first and last digits; null when refused',
+      }),
+      digits: Type.Union([Type.Integer(), Type.Null()], {
+        description: 'Digits in the result; null when refused',
+      }),
+      exact: Type.Union([Type.Boolean(), Type.Null()], {
+        description: 'Whether the result is exact; null when refused',
+      }),
+      cached: Type.Boolean({ description: 'Whether it was served without computing' }),
+      computeMs: Type.Union([Type.Number(), Type.Null()], {
+        description: 'Time spent computing, in milliseconds',
+      }),
+      status: Type.Integer({ description: 'HTTP status the call was answered with' }),
+      createdAt: Timestamp,
+    },
+    { description: 'One recorded math call' },
+  ),
   {
-    id: Uuid,
-    userId: Type.String({ description: 'Who made the call' }),
-    username: Type.String({ description: 'Their username' }),
-    operation: Operation,
-    input: Type.Record(
-      Type.String(),
-      Type.Union([
-        Type.Number({ description: 'An operand, as the math response echoed it' }),
-        Type.String({ description: 'An integer operand of up to 64 digits, as the math response echoed it' }),
-        Type.Object(
-          {
-            preview: Type.String({ description: 'Its first and last 24 digits around an ellipsis' }),
-            digits: Type.Integer({ description: 'How many digits it has' }),
-            sha256: Type.String({
-              description: 'SHA-256 (hex) of its decimal text as the math response echoed it',
-            }),
-          },
-          { description: 'An integer operand longer than 64 characters, stored as a digest' },
-        ),
-      ]),
-      { description: 'The call’s input, as in the math response; long operands are stored as a digest' },
-    ),
-    resultPreview: Type.Union([Type.String(), Type.Null()], {
-      description: 'The whole result when short, else its first and last digits; null when refused',
-    }),
-    digits: Type.Union([Type.Integer(), Type.Null()], {
-      description: 'Digits in the result; null when refused',
-    }),
-    exact: Type.Union([Type.Boolean(), Type.Null()], {
-      description: 'Whether the result is exact; null when refused',
-    }),
-    cached: Type.Boolean({ description: 'Whether it was served without computing' }),
-    computeMs: Type.Union([Type.Number(), Type.Null()], {
-      description: 'Time spent computing, in milliseconds',
-    }),
-    status: Type.Integer({ description: 'HTTP status the call was answered with' }),
-    createdAt: Timestamp,
+    id: '0192d4e3-0a1b-7c2d-8e3f-4a5b6c7d8e9f',
+    userId: '0192d4e2-7c3a-7b1e-9f00-3c5a1b2d4e6f',
+    username: 'ada',
+    operation: 'factorial',
+    input: { n: 20 },
+    resultPreview: '2432902008176640000',
+    digits: 19,
+    exact: true,
+    cached: false,
+    computeMs: 0.004,
+    status: 200,
+    createdAt: '2026-01-15T11:00:00.000Z',
   },
-  { description: 'One recorded math call' },
 )
 
-export const HistoryPage = Type.Object(
-  {
-    items: Type.Array(HistoryItem, { description: 'Entries, newest first' }),
-    nextCursor: Type.Union([Type.String(), Type.Null()], {
-      description: 'Cursor for the next page; null on the last',
-    }),
-  },
-  { description: 'A page of history' },
+export const HistoryPage = named(
+  'HistoryPage',
+  Type.Object(
+    {
+      items: Type.Array(ref(HistoryItem), { description: 'Entries, newest first' }),
+      nextCursor: Type.Union([Type.String(), Type.Null()], {
+        description: 'Cursor for the next page; null on the last',
+      }),
+    },
+    { description: 'A page of history' },
+  ),
+  { items: [HistoryItem.examples[0]], nextCursor: null },
 )

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
-import { problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
 import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js'
 import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
 import { mathSerializerCompiler } from './result-json.js'
@@ -62,8 +62,8 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
   app.setSerializerCompiler(mathSerializerCompiler)
   const common = {
     tags: ['math'],
-    security: [{ bearerAuth: [] }],
-    response: { 200: MathResult, ...problemResponses(400, 401, 413, 422, 429, 503) },
+    security: AUTHENTICATED,
+    response: { 200: ref(MathResult), ...problemResponses(400, 401, 413, 422, 429, 503) },
   }
   const onRequest = app.authenticate
   const bodyLimit = MATH_BODY_LIMIT_BYTES
@@ -74,6 +74,8 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       schema: {
         ...common,
         operationId: 'math-fibonacci-get',
+        description:
+          'F(n) with n in the path, computed exactly whatever its size, within the service limits (422 beyond them). Results are cached and every call is recorded in your history.',
         summary: 'Fibonacci number F(n), exact',
         params: NParams,
       },
@@ -88,8 +90,10 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       schema: {
         ...common,
         operationId: 'math-fibonacci',
+        description:
+          'F(n) with n in a JSON body (a number, or a decimal string for integers beyond 2^53 − 1), computed exactly, within the service limits (422 beyond them).',
         summary: 'Fibonacci number F(n), exact',
-        body: NBody,
+        body: ref(NBody),
       },
       onRequest,
       bodyLimit,
@@ -102,6 +106,8 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       schema: {
         ...common,
         operationId: 'math-factorial-get',
+        description:
+          'n! with n in the path, computed exactly, within the service limits (422 beyond them). Results are cached and every call is recorded in your history.',
         summary: 'Factorial n!, exact',
         params: NParams,
       },
@@ -113,7 +119,14 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
   app.post(
     '/math/factorial',
     {
-      schema: { ...common, operationId: 'math-factorial', summary: 'Factorial n!, exact', body: NBody },
+      schema: {
+        ...common,
+        operationId: 'math-factorial',
+        description:
+          'n! with n in a JSON body (a number or a decimal string), computed exactly, within the service limits (422 beyond them).',
+        summary: 'Factorial n!, exact',
+        body: ref(NBody),
+      },
       onRequest,
       bodyLimit,
     },
@@ -125,6 +138,8 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       schema: {
         ...common,
         operationId: 'math-power-get',
+        description:
+          'base^exponent with operands in the query string. Integers give an exact result (optionally reduced mod modulus); any non-integer operand gives an IEEE double. Beyond the service limits: 422.',
         summary: 'base^exponent: exact for integers (optionally mod modulus), IEEE double otherwise',
         querystring: PowerQuery,
       },
@@ -146,8 +161,10 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
       schema: {
         ...common,
         operationId: 'math-power',
+        description:
+          'base^exponent with operands in a JSON body (numbers, or decimal strings for large integers). Integers give an exact result (optionally reduced mod modulus); any non-integer operand gives an IEEE double.',
         summary: 'base^exponent: exact for integers (optionally mod modulus), IEEE double otherwise',
-        body: PowerBody,
+        body: ref(PowerBody),
       },
       onRequest,
       bodyLimit,

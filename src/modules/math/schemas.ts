@@ -1,4 +1,5 @@
 import { Type } from 'typebox'
+import { named } from '../../platform/schemas.js'
 import { DECIMAL_PATTERN, MAX_OPERAND_DIGITS, MAX_OPERAND_TEXT } from './operands.js'
 
 /*
@@ -35,9 +36,13 @@ const NumberOrDecimalText = (description: string) =>
 const N_DESCRIPTION = 'n, an integer ≥ 0'
 
 export const NParams = Type.Object({ n: DecimalText(N_DESCRIPTION) }, { additionalProperties: false })
-export const NBody = Type.Object(
-  { n: NumberOrDecimalText(N_DESCRIPTION) },
-  { additionalProperties: false, description: 'The input n' },
+export const NBody = named(
+  'MathN',
+  Type.Object(
+    { n: NumberOrDecimalText(N_DESCRIPTION) },
+    { additionalProperties: false, description: 'The input n' },
+  ),
+  { n: 100 },
 )
 
 const MODULUS = 'Modulus, an integer ≥ 1 (with an integer base and an integer exponent ≥ 0)'
@@ -50,34 +55,50 @@ export const PowerQuery = Type.Object(
   },
   { additionalProperties: false },
 )
-export const PowerBody = Type.Object(
-  {
-    base: NumberOrDecimalText('Base'),
-    exponent: NumberOrDecimalText('Exponent'),
-    modulus: Type.Optional(NumberOrDecimalText(MODULUS)),
-  },
-  { additionalProperties: false, description: 'base^exponent, optionally mod modulus' },
+export const PowerBody = named(
+  'PowerInput',
+  Type.Object(
+    {
+      base: NumberOrDecimalText('Base'),
+      exponent: NumberOrDecimalText('Exponent'),
+      modulus: Type.Optional(NumberOrDecimalText(MODULUS)),
+    },
+    { additionalProperties: false, description: 'base^exponent, optionally mod modulus' },
+  ),
+  { base: 2, exponent: 100, modulus: '1000000007' },
 )
 
-export const MathResult = Type.Object(
+export const MathResult = named(
+  'MathResult',
+  Type.Object(
+    {
+      operation: Type.Union([Type.Literal('fibonacci'), Type.Literal('factorial'), Type.Literal('power')], {
+        description: 'Which operation',
+      }),
+      input: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]), {
+        description:
+          'The operands as understood, the same whichever form or spelling was sent: integers within ±(2^53 − 1) and non-integers as JSON numbers, larger integers as decimal strings',
+      }),
+      result: Type.String({
+        description: 'The result in decimal: exact for integers, shortest round-trip for doubles',
+      }),
+      exact: Type.Boolean({ description: 'False when the result is an IEEE double' }),
+      digits: Type.Integer({ description: 'Decimal digits in the result (without sign)' }),
+      cached: Type.Boolean({ description: 'True when this request was served without computing' }),
+      computeMs: Type.Number({
+        description:
+          'Milliseconds the computation took, including conversion to decimal (for a cached result, when it was computed)',
+      }),
+    },
+    { description: 'A math result' },
+  ),
   {
-    operation: Type.Union([Type.Literal('fibonacci'), Type.Literal('factorial'), Type.Literal('power')], {
-      description: 'Which operation',
-    }),
-    input: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]), {
-      description:
-        'The operands as understood, the same whichever form or spelling was sent: integers within ±(2^53 − 1) and non-integers as JSON numbers, larger integers as decimal strings',
-    }),
-    result: Type.String({
-      description: 'The result in decimal: exact for integers, shortest round-trip for doubles',
-    }),
-    exact: Type.Boolean({ description: 'False when the result is an IEEE double' }),
-    digits: Type.Integer({ description: 'Decimal digits in the result (without sign)' }),
-    cached: Type.Boolean({ description: 'True when this request was served without computing' }),
-    computeMs: Type.Number({
-      description:
-        'Milliseconds the computation took, including conversion to decimal (for a cached result, when it was computed)',
-    }),
+    operation: 'power',
+    input: { base: 2, exponent: 100, modulus: 1000000007 },
+    result: '976371285',
+    exact: true,
+    digits: 9,
+    cached: false,
+    computeMs: 0.012,
   },
-  { description: 'A math result' },
 )

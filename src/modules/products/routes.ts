@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { IdParams, problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, IdParams, PUBLIC, problemResponses, ref } from '../../platform/schemas.js'
 import {
   Product,
   ProductInput,
@@ -21,7 +21,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
   { products, idempotency },
 ) => {
   const tags = ['products']
-  const security = [{ bearerAuth: [] }]
+  const security = AUTHENTICATED
   const adminOnly = [app.authenticate, app.requireRole('admin')]
 
   app.get(
@@ -29,10 +29,13 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     {
       schema: {
         operationId: 'products-list',
+        description:
+          'The catalogue, filtered by name, category, price range and stock, sorted by name, price, createdAt or stock, page by page. No authentication needed.',
+        security: PUBLIC,
         summary: 'List products, filtered, sorted and paginated (public)',
         tags,
         querystring: ProductListQuery,
-        response: { 200: ProductsPage, ...problemResponses(400, 429) },
+        response: { 200: ref(ProductsPage), ...problemResponses(400, 429) },
       },
     },
     async (request) => products.list(request.query),
@@ -43,10 +46,13 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     {
       schema: {
         operationId: 'products-search',
+        description:
+          'Products whose name, description or SKU contains the text, ignoring case, page by page. No authentication needed.',
+        security: PUBLIC,
         summary: 'Search products by name, description or SKU, ignoring case (public)',
         tags,
         querystring: ProductSearchQuery,
-        response: { 200: ProductsPage, ...problemResponses(400, 429) },
+        response: { 200: ref(ProductsPage), ...problemResponses(400, 429) },
       },
     },
     async (request) => products.search(request.query),
@@ -57,10 +63,12 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     {
       schema: {
         operationId: 'products-get',
+        description: 'One product by id; deleted products are 404. No authentication needed.',
+        security: PUBLIC,
         summary: 'Get a product (public)',
         tags,
         params: IdParams,
-        response: { 200: Product, ...problemResponses(400, 404, 429) },
+        response: { 200: ref(Product), ...problemResponses(400, 404, 429) },
       },
     },
     async (request) => products.get(request.params.id),
@@ -71,12 +79,14 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     {
       schema: {
         operationId: 'products-create',
+        description:
+          'Adds a product. Admins only. The SKU is unique among live products regardless of case (409). Accepts an Idempotency-Key header.',
         summary: 'Create a product (admin)',
         tags,
         security,
         headers: IdempotencyKeyHeaders,
-        body: ProductInput,
-        response: { 201: Product, ...problemResponses(400, 401, 403, 409, 422, 429, 503) },
+        body: ref(ProductInput),
+        response: { 201: ref(Product), ...problemResponses(400, 401, 403, 409, 422, 429, 503) },
       },
       onRequest: adminOnly,
     },
@@ -89,12 +99,13 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     {
       schema: {
         operationId: 'products-replace',
+        description: 'Replaces every writable field; an omitted description becomes null. Admins only.',
         summary: 'Replace every writable field of a product (admin)',
         tags,
         security,
         params: IdParams,
-        body: ProductInput,
-        response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409, 429) },
+        body: ref(ProductInput),
+        response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
       onRequest: adminOnly,
     },
@@ -106,12 +117,13 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     {
       schema: {
         operationId: 'products-update',
+        description: 'Changes the given fields and keeps the others. Admins only.',
         summary: 'Change some fields of a product (admin)',
         tags,
         security,
         params: IdParams,
-        body: ProductPatch,
-        response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409, 429) },
+        body: ref(ProductPatch),
+        response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
       onRequest: adminOnly,
     },
@@ -123,6 +135,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     {
       schema: {
         operationId: 'products-delete',
+        description: 'Removes a product from every read; its row is kept. Admins only.',
         summary: 'Delete a product (admin); it leaves every read, its row is kept',
         tags,
         security,

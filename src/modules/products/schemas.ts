@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+import { named, PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
 
 /** Far below 2^53 cents, so every price in range has an exact double and an exact integer form. */
 export const MAX_PRICE = 1_000_000_000
@@ -36,44 +36,69 @@ const Sku = Type.String({
     'Stock keeping unit: 1–64 characters of A–Z, a–z, 0–9, . _ -; unique among live products regardless of case',
 })
 
-export const Product = Type.Object(
+const EXAMPLE = {
+  name: 'Desk lamp',
+  description: 'LED, warm white, adjustable arm',
+  price: 39.99,
+  stock: 12,
+  category: 'lighting',
+  sku: 'LAMP-001',
+}
+
+export const Product = named(
+  'Product',
+  Type.Object(
+    {
+      id: Uuid,
+      name: Name,
+      description: Description,
+      price: Price,
+      stock: Stock,
+      category: Category,
+      sku: Sku,
+      createdAt: Timestamp,
+      updatedAt: Timestamp,
+    },
+    { description: 'A product in the catalogue' },
+  ),
   {
-    id: Uuid,
-    name: Name,
-    description: Description,
-    price: Price,
-    stock: Stock,
-    category: Category,
-    sku: Sku,
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
+    id: '0192d4e2-8b20-7d31-a4c2-5e6f7a8b9c0d',
+    ...EXAMPLE,
+    createdAt: '2026-01-15T09:45:00.000Z',
+    updatedAt: '2026-01-16T14:20:00.000Z',
   },
-  { description: 'A product in the catalogue' },
 )
 export type Product = Static<typeof Product>
 
 /** POST and PUT: PUT replaces every writable field, so an omitted description becomes null. */
-export const ProductInput = Type.Object(
-  {
-    name: Name,
-    description: Type.Optional(Description),
-    price: Price,
-    stock: Stock,
-    category: Category,
-    sku: Sku,
-  },
-  { additionalProperties: false, description: 'Every writable field of a product' },
+const writable = {
+  name: Name,
+  description: Type.Optional(Description),
+  price: Price,
+  stock: Stock,
+  category: Category,
+  sku: Sku,
+}
+
+export const ProductInput = named(
+  'ProductInput',
+  Type.Object(writable, { additionalProperties: false, description: 'Every writable field of a product' }),
+  EXAMPLE,
 )
 export type ProductInput = Static<typeof ProductInput>
 
-export const ProductPatch = Type.Partial(ProductInput, {
-  additionalProperties: false,
-  minProperties: 1,
-  description: 'The fields to change; the others keep their values',
-})
+export const ProductPatch = named(
+  'ProductPatch',
+  Type.Partial(Type.Object(writable), {
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'The fields to change; the others keep their values',
+  }),
+  { price: 34.99, stock: 20 },
+)
 export type ProductPatch = Static<typeof ProductPatch>
 
-export const ProductsPage = PageOf(Product, 'Products', 'in the requested order')
+export const ProductsPage = PageOf(Product, 'Products', 'in the requested order', Product.examples[0])
 export type ProductsPage = Static<typeof ProductsPage>
 
 export const ProductSortBy = Type.Union(

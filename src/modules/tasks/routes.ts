@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
 import {
   Task,
   TaskCreate,
@@ -22,18 +22,20 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
   { tasks, idempotency },
 ) => {
   const tags = ['tasks']
-  const security = [{ bearerAuth: [] }]
+  const security = AUTHENTICATED
 
   app.get(
     '/tasks',
     {
       schema: {
         operationId: 'tasks-list',
+        description:
+          'Your tasks, filtered by status, priority and text, sorted by createdAt, dueDate or priority, page by page. Admins see everyone’s, or one owner’s with ownerId.',
         summary: 'List your tasks, filtered, searched and sorted (admin: everyone’s, or one owner’s)',
         tags,
         security,
         querystring: TasksListQuery,
-        response: { 200: TasksPage, ...problemResponses(400, 401, 403, 429) },
+        response: { 200: ref(TasksPage), ...problemResponses(400, 401, 403, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -48,12 +50,14 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         operationId: 'tasks-create',
+        description:
+          'Creates a task owned by the caller; priority defaults to medium and status to pending. Accepts an Idempotency-Key header.',
         summary: 'Create a task owned by you',
         tags,
         security,
         headers: IdempotencyKeyHeaders,
-        body: TaskCreate,
-        response: { 201: Task, ...problemResponses(400, 401, 409, 422, 429, 503) },
+        body: ref(TaskCreate),
+        response: { 201: ref(Task), ...problemResponses(400, 401, 409, 422, 429, 503) },
       },
       onRequest: app.authenticate,
     },
@@ -67,12 +71,14 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         operationId: 'tasks-statistics',
+        description:
+          'Counts of your tasks by status and by priority, and how many are overdue (not completed, due date passed). Admins count everyone’s, or one owner’s with ownerId.',
         summary:
           'Count your tasks by status and priority, and how many are overdue (admin: all, or one owner’s)',
         tags,
         security,
         querystring: TaskStatisticsQuery,
-        response: { 200: TaskStatistics, ...problemResponses(400, 401, 403, 429) },
+        response: { 200: ref(TaskStatistics), ...problemResponses(400, 401, 403, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -84,11 +90,12 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         operationId: 'tasks-get',
+        description: 'One task by id, for its owner or an admin; anyone else gets 404.',
         summary: 'Get a task (owner or admin)',
         tags,
         security,
         params: IdParams,
-        response: { 200: Task, ...problemResponses(400, 401, 404, 429) },
+        response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -100,12 +107,14 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         operationId: 'tasks-replace',
+        description:
+          'Replaces the task’s writable fields: omitted optional ones return to their defaults (description and dueDate null, priority medium, status pending).',
         summary: 'Replace a task’s writable fields; omitted optional ones return to their defaults',
         tags,
         security,
         params: IdParams,
-        body: TaskCreate,
-        response: { 200: Task, ...problemResponses(400, 401, 404, 429) },
+        body: ref(TaskCreate),
+        response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -117,12 +126,13 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         operationId: 'tasks-update',
+        description: 'Changes the given fields and keeps the others; null clears description or dueDate.',
         summary: 'Change some of a task’s fields (owner or admin)',
         tags,
         security,
         params: IdParams,
-        body: TaskUpdate,
-        response: { 200: Task, ...problemResponses(400, 401, 404, 429) },
+        body: ref(TaskUpdate),
+        response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -134,6 +144,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         operationId: 'tasks-delete',
+        description: 'Deletes a task, for its owner or an admin.',
         summary: 'Delete a task (owner or admin)',
         tags,
         security,

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdParams, pageOf, problemResponses } from '../../platform/schemas.js'
+import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
 import { RoleUpdate, UserPublic, UsersListQuery, UsersPage, UserUpdate } from './schemas.js'
 import type { UsersService } from './service.js'
 
@@ -9,7 +9,7 @@ export interface UsersRoutesOptions {
 
 export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { users }) => {
   const tags = ['users']
-  const security = [{ bearerAuth: [] }]
+  const security = AUTHENTICATED
   const adminOnly = [app.authenticate, app.requireRole('admin')]
 
   app.get(
@@ -17,11 +17,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
     {
       schema: {
         operationId: 'users-list',
+        description: 'Every account, oldest first, page by page. Admins only.',
         summary: 'List users (admin)',
         tags,
         security,
         querystring: UsersListQuery,
-        response: { 200: UsersPage, ...problemResponses(400, 401, 403, 429) },
+        response: { 200: ref(UsersPage), ...problemResponses(400, 401, 403, 429) },
       },
       onRequest: adminOnly,
     },
@@ -37,11 +38,12 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
     {
       schema: {
         operationId: 'users-get',
+        description: 'One account by id. Users may read only their own; admins any.',
         summary: 'Get a user (admin, or yourself)',
         tags,
         security,
         params: IdParams,
-        response: { 200: UserPublic, ...problemResponses(400, 401, 403, 404, 429) },
+        response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -53,12 +55,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
     {
       schema: {
         operationId: 'users-update',
+        description:
+          'Changes email, password or (admins only) isActive. Changing your own password needs currentPassword, and revokes your other logins; deactivating an account revokes its tokens at once.',
         summary: 'Change email, password (yours needs currentPassword) or, as admin, isActive',
         tags,
         security,
         params: IdParams,
-        body: UserUpdate,
-        response: { 200: UserPublic, ...problemResponses(400, 401, 403, 404, 409, 429) },
+        body: ref(UserUpdate),
+        response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
       onRequest: app.authenticate,
     },
@@ -70,12 +74,14 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
     {
       schema: {
         operationId: 'users-set-role',
+        description:
+          'Makes a user an admin or a user. Admins only; the last active admin cannot be demoted (409).',
         summary: 'Change a user’s role (admin; the last active admin cannot be demoted)',
         tags,
         security,
         params: IdParams,
-        body: RoleUpdate,
-        response: { 200: UserPublic, ...problemResponses(400, 401, 403, 404, 409, 429) },
+        body: ref(RoleUpdate),
+        response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
       onRequest: adminOnly,
     },
@@ -87,6 +93,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
     {
       schema: {
         operationId: 'users-delete',
+        description:
+          'Deletes an account with its tasks, files and refresh tokens; its access tokens stop working at once. Users may delete themselves; admins anyone but the last active admin (409).',
         summary: 'Delete a user (admin, or yourself); their tokens stop working at once',
         tags,
         security,

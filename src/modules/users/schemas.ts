@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox'
-import { PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
+import { named, PageOf, PageQuery, Timestamp, Uuid } from '../../platform/schemas.js'
 
 export const Username = Type.String({
   minLength: 3,
@@ -21,36 +21,52 @@ export const Role = Type.Union([Type.Literal('user'), Type.Literal('admin')], {
   description: 'Role: user or admin',
 })
 
-export const UserPublic = Type.Object(
+export const UserPublic = named(
+  'User',
+  Type.Object(
+    {
+      id: Uuid,
+      username: Username,
+      email: Type.String({ description: 'Email address' }),
+      role: Role,
+      isActive: Type.Boolean({ description: 'False when an admin has deactivated the account' }),
+      createdAt: Timestamp,
+    },
+    { description: 'A user account (never includes the password hash)' },
+  ),
   {
-    id: Uuid,
-    username: Username,
-    email: Type.String({ description: 'Email address' }),
-    role: Role,
-    isActive: Type.Boolean({ description: 'False when an admin has deactivated the account' }),
-    createdAt: Timestamp,
+    id: '0192d4e2-7c3a-7b1e-9f00-3c5a1b2d4e6f',
+    username: 'ada',
+    email: 'ada@example.com',
+    role: 'user',
+    isActive: true,
+    createdAt: '2026-01-15T09:30:00.000Z',
   },
-  { description: 'A user account (never includes the password hash)' },
 )
 
-export const UsersPage = PageOf(UserPublic, 'Users', 'oldest first')
+export const UsersPage = PageOf(UserPublic, 'Users', 'oldest first', UserPublic.examples[0])
 
 export const UsersListQuery = PageQuery
 
-export const UserUpdate = Type.Object(
-  {
-    email: Type.Optional(Email),
-    password: Type.Optional(Password),
-    currentPassword: Type.Optional(
-      Type.String({ maxLength: 128, description: 'Required when changing your own password' }),
-    ),
-    isActive: Type.Optional(Type.Boolean({ description: 'Admin only: false deactivates the account' })),
-  },
-  { additionalProperties: false, minProperties: 1, description: 'Fields to change' },
+export const UserUpdate = named(
+  'UserUpdate',
+  Type.Object(
+    {
+      email: Type.Optional(Email),
+      password: Type.Optional(Password),
+      currentPassword: Type.Optional(
+        Type.String({ maxLength: 128, description: 'Required when changing your own password' }),
+      ),
+      isActive: Type.Optional(Type.Boolean({ description: 'Admin only: false deactivates the account' })),
+    },
+    { additionalProperties: false, minProperties: 1, description: 'Fields to change' },
+  ),
+  { password: 'a new long passphrase', currentPassword: 'the old passphrase' },
 )
 export type UserUpdate = Static<typeof UserUpdate>
 
-export const RoleUpdate = Type.Object(
-  { role: Role },
-  { additionalProperties: false, description: 'The new role' },
+export const RoleUpdate = named(
+  'RoleUpdate',
+  Type.Object({ role: Role }, { additionalProperties: false, description: 'The new role' }),
+  { role: 'admin' },
 )
