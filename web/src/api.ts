@@ -1,25 +1,25 @@
 /**
  * Every HTTP call the UI makes, and the session they share. Views call the named functions below and
- * never build a URL or a fetch themselves, so a change of transport (a generated client, say) stays here.
+ * never build a URL or a fetch themselves. Calls go through openapi-fetch with the types generated from
+ * the service's OpenAPI document (api-schema.d.ts, `npm run openapi:types`): a path, parameter, body or
+ * response that no longer matches the contract fails to compile here or in the view that uses it.
  */
+import createClient from 'openapi-fetch'
+import type { components, operations, paths } from './api-schema'
 
-const BASE = '/api/v1'
 const STORAGE_KEY = 'mathapi.session'
 
-// ---------------------------------------------------------------- shapes (as API.md describes them)
+// ---------------------------------------------------------------- shapes (the API's named schemas)
 
-export interface FieldError {
-  path: string
-  message: string
-}
+type Schemas = components['schemas']
 
-export interface Problem {
+export type FieldError = NonNullable<Schemas['Problem']['errors']>[number]
+
+/** A problem document as the UI shows it: the API's Problem, or one made up when no answer arrived. */
+export interface Problem extends Partial<Omit<Schemas['Problem'], 'title' | 'status'>> {
   title: string
   /** 0 when no answer arrived (network down, server unreachable). */
   status: number
-  detail?: string
-  errors?: FieldError[]
-  requestId?: string
   /** Seconds, from Retry-After (429, 503). */
   retryAfter?: number
 }
@@ -33,119 +33,28 @@ export class ApiError extends Error {
 /** True for a request cancelled because its view was left or a newer request replaced it. */
 export const isAbort = (error: unknown) => error instanceof DOMException && error.name === 'AbortError'
 
-export type Role = 'user' | 'admin'
+export type User = Schemas['User']
+export type Role = User['role']
+/** A page of any listing: every page schema has these fields. */
+export type Page<T> = Omit<Schemas['UsersPage'], 'items'> & { items: T[] }
+export type MathResult = Schemas['MathResult']
+export type Operation = MathResult['operation']
+export type Operand = Schemas['MathN']['n']
+export type HistoryEntry = Schemas['HistoryEntry']
+export type Task = Schemas['Task']
+export type TaskInput = Schemas['TaskInput']
+export type TaskPatch = Schemas['TaskPatch']
+export type TaskPriority = Task['priority']
+export type TaskStatus = Task['status']
+export type TaskStatistics = Schemas['TaskStatistics']
+export type Product = Schemas['Product']
+export type ProductInput = Schemas['ProductInput']
+export type ProductPatch = Schemas['ProductPatch']
+export type StoredFile = Schemas['FileMetadata']
+type TokenPair = Schemas['TokenPair']
 
-export interface User {
-  id: string
-  username: string
-  email: string
-  role: Role
-  isActive?: boolean
-  createdAt: string
-}
-
-export interface Page<T> {
-  items: T[]
-  total: number
-  page: number
-  pageSize: number
-}
-
-export type Operation = 'fibonacci' | 'factorial' | 'power'
-export type Operand = number | string
-
-export interface MathResult {
-  operation: Operation
-  input: Record<string, Operand>
-  result: string
-  exact: boolean
-  digits: number
-  cached: boolean
-  computeMs: number
-}
-
-export interface StoredOperand {
-  preview: string
-  digits: number
-  sha256: string
-}
-
-export interface HistoryEntry {
-  id: string
-  userId: string
-  username: string
-  operation: Operation
-  /** A long operand is stored as a digest: its ends, its digit count and the SHA-256 of its text. */
-  input: Record<string, Operand | StoredOperand>
-  resultPreview: string | null
-  digits: number | null
-  exact: boolean | null
-  cached: boolean
-  computeMs: number | null
-  status: number
-  createdAt: string
-}
-
-export type TaskPriority = 'low' | 'medium' | 'high'
-export type TaskStatus = 'pending' | 'in_progress' | 'completed'
-
-export interface Task {
-  id: string
-  title: string
-  description: string | null
-  priority: TaskPriority
-  status: TaskStatus
-  dueDate: string | null
-  ownerId: string
-  createdAt: string
-  updatedAt: string
-}
-
-export interface TaskInput {
-  title: string
-  description?: string | null
-  priority?: TaskPriority
-  status?: TaskStatus
-  dueDate?: string | null
-}
-
-export interface TaskStatistics {
-  total: number
-  byStatus: Record<TaskStatus, number>
-  byPriority: Record<TaskPriority, number>
-  overdue: number
-}
-
-export interface Product {
-  id: string
-  name: string
-  description: string | null
-  price: number
-  stock: number
-  category: string
-  sku: string
-  createdAt: string
-  updatedAt: string
-}
-
-export interface ProductInput {
-  name: string
-  description: string | null
-  price: number
-  stock: number
-  category: string
-  sku: string
-}
-
-export interface StoredFile {
-  id: string
-  filename: string
-  size: number
-  contentType: string
-  sha256: string
-  ownerId: string
-  createdAt: string
-}
+/** The query parameters an operation takes, as the document lists them. */
+type QueryOf<Id extends keyof operations> = NonNullable<operations[Id]['parameters']['query']>
 
 // ---------------------------------------------------------------- idempotency keys
 
@@ -184,12 +93,6 @@ export class RetryKey {
 }
 
 // ---------------------------------------------------------------- session
-
-interface TokenPair {
-  access_token: string
-  expires_in: number
-  refresh_token: string
-}
 
 interface Session {
   accessToken: string
@@ -272,28 +175,21 @@ function refreshTokens(): Promise<boolean> {
   refreshing ??= (async () => {
     const refreshToken = session?.refreshToken
     if (!refreshToken) return false
-    let response: Response
+    let answer: Awaited<ReturnType<typeof refreshCall>>
     try {
-      response = await fetch(`${BASE}/auth/refresh`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ refresh_token: refreshToken }),
-      })
+      answer = await refreshCall(refreshToken)
     } catch {
       scheduleRefresh(10_000)
       return false
     }
+    const { response, data: pair } = answer
     if (response.status === 400 || response.status === 401) {
       endSession('expired')
       return false
     }
-    let pair: TokenPair
-    try {
-      if (!response.ok) throw new Error(`refresh answered ${response.status}`)
-      pair = (await response.json()) as TokenPair
-    } catch {
-      // The service is busy, or something between us answered instead of it: the session may well
-      // still be good, so try again shortly rather than log the user out.
+    // The service is busy, or something between us answered instead of it: the session may well still
+    // be good, so try again shortly rather than log the user out.
+    if (!response.ok || !pair) {
       scheduleRefresh(10_000)
       return false
     }
@@ -311,23 +207,48 @@ export const me = () => currentUser
 
 // ---------------------------------------------------------------- transport
 
-interface RequestOptions {
-  body?: unknown
-  signal?: AbortSignal | undefined
-  idempotencyKey?: string
-  /** Sent without the session (log in, sign up, log out): no token, and no refresh first. */
-  anonymous?: boolean
+/** A query string of the set values only: an empty filter field is left out, not sent empty. */
+function query(params: Record<string, unknown>) {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '' && value !== false)
+      search.set(key, String(value))
+  }
+  return search.toString()
 }
 
-async function problemOf(response: Response): Promise<Problem> {
-  let problem: Problem
-  try {
-    problem = (await response.json()) as Problem
-    if (typeof problem !== 'object' || problem === null) throw new Error('not a problem')
-    problem.status = response.status
-  } catch {
-    problem = { title: response.statusText || 'Request failed', status: response.status }
+const clientOptions = { headers: { accept: 'application/json' }, querySerializer: query }
+
+/** Sent without the session (log in, sign up, refresh, log out): no token, and no refresh first. */
+const anonymous = createClient<paths>(clientOptions)
+
+/**
+ * Everything else carries the session's access token, refreshed first when it is about to expire. A role
+ * change or a password change ends an access token early; one refresh tells whether the session lives on,
+ * and if it does, the request is sent once more (startSession re-reads the user then).
+ */
+async function withSession(request: Request): Promise<Response> {
+  if (session && Date.now() >= session.refreshAt) await refreshTokens()
+  const spare = request.clone()
+  const attempt = (outgoing: Request) => {
+    if (session) outgoing.headers.set('authorization', `Bearer ${session.accessToken}`)
+    return fetch(outgoing)
   }
+  const response = await attempt(request)
+  if (response.status === 401 && session && (await refreshTokens())) return attempt(spare)
+  return response
+}
+
+const client = createClient<paths>({ ...clientOptions, fetch: withSession })
+
+const refreshCall = (refreshToken: string) =>
+  anonymous.POST('/api/v1/auth/refresh', { body: { refresh_token: refreshToken } })
+
+function problemOf(response: Response, body: unknown): Problem {
+  const problem: Problem =
+    typeof body === 'object' && body !== null
+      ? { ...(body as Problem), status: response.status }
+      : { title: response.statusText || 'Request failed', status: response.status }
   const retryAfter = Number(response.headers.get('retry-after'))
   if (retryAfter > 0) problem.retryAfter = retryAfter
   return problem
@@ -336,89 +257,48 @@ async function problemOf(response: Response): Promise<Problem> {
 const networkError = () =>
   new ApiError({ title: 'Network error', status: 0, detail: 'The server could not be reached' })
 
-async function send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-  const withSession = !options.anonymous
-  if (withSession && session && Date.now() >= session.refreshAt) await refreshTokens()
-  const attempt = () => {
-    const headers = new Headers({ accept: 'application/json' })
-    if (options.body !== undefined) headers.set('content-type', 'application/json')
-    if (options.idempotencyKey) headers.set('idempotency-key', options.idempotencyKey)
-    if (withSession && session) headers.set('authorization', `Bearer ${session.accessToken}`)
-    return fetch(`${BASE}${path}`, {
-      method,
-      headers,
-      body: options.body === undefined ? null : JSON.stringify(options.body),
-      signal: options.signal ?? null,
-    })
-  }
-  let response: Response
+/** What a call answered: its data, or an ApiError with the problem document (status 0: no answer). */
+async function answered<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let result: Awaited<typeof call>
   try {
-    response = await attempt()
-    // A role change or a password change ends an access token early; one refresh tells whether the
-    // session lives on, and if it does, with which role (startSession re-reads the user then).
-    if (response.status === 401 && withSession && session && (await refreshTokens()))
-      response = await attempt()
+    result = await call
   } catch (error) {
     if (isAbort(error)) throw error
     throw networkError()
   }
-  if (!response.ok) throw new ApiError(await problemOf(response))
-  return response
+  if (!result.response.ok) throw new ApiError(problemOf(result.response, result.error))
+  return result.data as T
 }
 
-async function request<T>(method: string, path: string, options?: RequestOptions): Promise<T> {
-  const response = await send(method, path, options)
-  return (response.status === 204 ? undefined : await response.json()) as T
-}
-
-/** A query string of the set values only. */
-function query(params: Record<string, string | number | boolean | undefined | null>) {
-  const search = new URLSearchParams()
-  for (const [key, value] of Object.entries(params)) {
-    if (value !== undefined && value !== null && value !== '' && value !== false)
-      search.set(key, String(value))
-  }
-  const text = search.toString()
-  return text ? `?${text}` : ''
-}
-
-const id = (value: string) => encodeURIComponent(value)
 /** Sends a creating POST under a key: the form's own RetryKey, or a new key when none is given. */
 const keyed = <T>(
   keys: RetryKey | undefined,
   body: unknown,
-  path: string,
-  signal?: AbortSignal,
-  anonymous = false,
+  send: (header: { 'idempotency-key': string }) => Promise<{ data?: T; error?: unknown; response: Response }>,
 ) =>
   (keys ?? new RetryKey()).run(JSON.stringify(body), (idempotencyKey) =>
-    request<T>('POST', path, { body, idempotencyKey, signal, anonymous }),
+    answered(send({ 'idempotency-key': idempotencyKey })),
   )
 
 // ---------------------------------------------------------------- auth and users
 
 export async function login(username: string, password: string, signal?: AbortSignal) {
-  const pair = await request<TokenPair>('POST', '/auth/login', {
-    body: { username, password },
-    signal,
-    anonymous: true,
-  })
+  const pair = await answered(anonymous.POST('/api/v1/auth/login', { body: { username, password }, signal }))
   startSession(pair)
   return loadMe()
 }
 
-export const register = (
-  body: { username: string; email: string; password: string },
-  keys?: RetryKey,
-  signal?: AbortSignal,
-) => keyed<User>(keys, body, '/auth/register', signal, true)
+export const register = (body: Schemas['Registration'], keys?: RetryKey, signal?: AbortSignal) =>
+  keyed(keys, body, (header) => anonymous.POST('/api/v1/auth/register', { params: { header }, body, signal }))
 
 /** Re-reads the signed-in user; a session the server no longer honours ends here. */
 export async function loadMe(): Promise<User | null> {
   if (!session) return null
   const before = currentUser
+  let user: User
   try {
-    currentUser = await request<User>('GET', '/auth/me')
+    user = await answered(client.GET('/api/v1/auth/me'))
+    currentUser = user
     userLoadedAt = Date.now()
   } catch (error) {
     if (error instanceof ApiError && error.problem.status === 401) endSession('expired')
@@ -426,110 +306,118 @@ export async function loadMe(): Promise<User | null> {
     return null
   }
   if (!before) notify('login')
-  else if (before.role !== currentUser.role || before.username !== currentUser.username) notify('user')
-  return currentUser
+  else if (before.role !== user.role || before.username !== user.username) notify('user')
+  return user
 }
 
 export async function logout() {
   const refreshToken = session?.refreshToken
   if (refreshToken) {
     // Anonymous: a refresh first would spend the very token this revokes.
-    await request('POST', '/auth/logout', { body: { refresh_token: refreshToken }, anonymous: true }).catch(
+    await answered(anonymous.POST('/api/v1/auth/logout', { body: { refresh_token: refreshToken } })).catch(
       () => undefined,
     )
   }
   endSession('logout')
 }
 
+const byId = (id: string) => ({ params: { path: { id } } })
+
 export const listUsers = (page: number, pageSize: number, signal?: AbortSignal) =>
-  request<Page<User>>('GET', `/users${query({ page, pageSize })}`, { signal })
+  answered(client.GET('/api/v1/users', { params: { query: { page, pageSize } }, signal }))
 
 export const setUserRole = (userId: string, role: Role) =>
-  request<User>('PUT', `/users/${id(userId)}/role`, { body: { role } })
+  answered(client.PUT('/api/v1/users/{id}/role', { ...byId(userId), body: { role } }))
 
 export const setUserActive = (userId: string, isActive: boolean) =>
-  request<User>('PATCH', `/users/${id(userId)}`, { body: { isActive } })
+  answered(client.PATCH('/api/v1/users/{id}', { ...byId(userId), body: { isActive } }))
 
-export const deleteUser = (userId: string) => request<void>('DELETE', `/users/${id(userId)}`)
+export const deleteUser = (userId: string) => answered(client.DELETE('/api/v1/users/{id}', byId(userId)))
 
 // ---------------------------------------------------------------- math and history
 
-export const compute = (
+export type MathInput = Schemas['MathN'] | Schemas['PowerInput']
+
+export function compute(
   operation: Operation,
-  body: Record<string, Operand>,
+  body: MathInput,
   keys?: RetryKey,
   signal?: AbortSignal,
-) => keyed<MathResult>(keys, body, `/math/${operation}`, signal)
+): Promise<MathResult> {
+  // Math calls create nothing, so the API declares no Idempotency-Key for them; the UI sends one anyway,
+  // like every creating request it makes, which the service ignores.
+  return (keys ?? new RetryKey()).run(JSON.stringify(body), (idempotencyKey) => {
+    const init = { headers: { 'idempotency-key': idempotencyKey }, signal }
+    if (operation === 'power') {
+      if (!('base' in body)) throw new TypeError('power needs base and exponent')
+      return answered(client.POST('/api/v1/math/power', { ...init, body }))
+    }
+    if (!('n' in body)) throw new TypeError(`${operation} needs n`)
+    return answered(
+      operation === 'fibonacci'
+        ? client.POST('/api/v1/math/fibonacci', { ...init, body })
+        : client.POST('/api/v1/math/factorial', { ...init, body }),
+    )
+  })
+}
 
-export const listHistory = (
-  filter: { operation?: string; userId?: string; limit: number; cursor?: string | null },
-  signal?: AbortSignal,
-) =>
-  request<{ items: HistoryEntry[]; nextCursor: string | null }>('GET', `/history${query(filter)}`, { signal })
+export type HistoryFilter = QueryOf<'history-list'>
+
+export const listHistory = (filter: HistoryFilter, signal?: AbortSignal) =>
+  answered(client.GET('/api/v1/history', { params: { query: filter }, signal }))
 
 // ---------------------------------------------------------------- tasks
 
-export interface TaskFilter {
-  page: number
-  pageSize: number
-  search?: string
-  status?: string
-  priority?: string
-  sortBy?: string
-  sortOrder?: string
-}
+export type TaskFilter = QueryOf<'tasks-list'>
 
 export const listTasks = (filter: TaskFilter, signal?: AbortSignal) =>
-  request<Page<Task>>('GET', `/tasks${query({ ...filter })}`, { signal })
+  answered(client.GET('/api/v1/tasks', { params: { query: filter }, signal }))
 
 export const taskStatistics = (signal?: AbortSignal) =>
-  request<TaskStatistics>('GET', '/tasks/statistics', { signal })
+  answered(client.GET('/api/v1/tasks/statistics', { signal }))
 
 export const createTask = (body: TaskInput, keys?: RetryKey, signal?: AbortSignal) =>
-  keyed<Task>(keys, body, '/tasks', signal)
+  keyed(keys, body, (header) => client.POST('/api/v1/tasks', { params: { header }, body, signal }))
 
-export const updateTask = (taskId: string, patch: Partial<TaskInput>, signal?: AbortSignal) =>
-  request<Task>('PATCH', `/tasks/${id(taskId)}`, { body: patch, signal })
+export const updateTask = (taskId: string, patch: TaskPatch, signal?: AbortSignal) =>
+  answered(client.PATCH('/api/v1/tasks/{id}', { ...byId(taskId), body: patch, signal }))
 
-export const deleteTask = (taskId: string) => request<void>('DELETE', `/tasks/${id(taskId)}`)
+export const deleteTask = (taskId: string) => answered(client.DELETE('/api/v1/tasks/{id}', byId(taskId)))
 
 // ---------------------------------------------------------------- products
 
-export interface ProductFilter {
-  page: number
-  pageSize: number
-  name?: string
-  category?: string
-  minPrice?: string
-  maxPrice?: string
-  inStockOnly?: boolean
-  sortBy?: string
-  sortOrder?: string
-}
+export type ProductFilter = QueryOf<'products-list'>
 
 export const listProducts = (filter: ProductFilter, signal?: AbortSignal) =>
-  request<Page<Product>>('GET', `/products${query({ ...filter })}`, { signal })
+  answered(client.GET('/api/v1/products', { params: { query: filter }, signal }))
 
 export const createProduct = (body: ProductInput, keys?: RetryKey, signal?: AbortSignal) =>
-  keyed<Product>(keys, body, '/products', signal)
+  keyed(keys, body, (header) => client.POST('/api/v1/products', { params: { header }, body, signal }))
 
-export const updateProduct = (productId: string, patch: Partial<ProductInput>, signal?: AbortSignal) =>
-  request<Product>('PATCH', `/products/${id(productId)}`, { body: patch, signal })
+export const updateProduct = (productId: string, patch: ProductPatch, signal?: AbortSignal) =>
+  answered(client.PATCH('/api/v1/products/{id}', { ...byId(productId), body: patch, signal }))
 
-export const deleteProduct = (productId: string) => request<void>('DELETE', `/products/${id(productId)}`)
+export const deleteProduct = (productId: string) =>
+  answered(client.DELETE('/api/v1/products/{id}', byId(productId)))
 
 // ---------------------------------------------------------------- files
 
 export const listFiles = (page: number, pageSize: number, signal?: AbortSignal) =>
-  request<Page<StoredFile>>('GET', `/files${query({ page, pageSize })}`, { signal })
+  answered(client.GET('/api/v1/files', { params: { query: { page, pageSize } }, signal }))
 
-export const deleteFile = (fileId: string) => request<void>('DELETE', `/files/${id(fileId)}`)
+export const deleteFile = (fileId: string) => answered(client.DELETE('/api/v1/files/{id}', byId(fileId)))
 
 /** Fetches a file's content and hands it to the browser as a download. */
 export async function downloadFile(file: StoredFile, signal?: AbortSignal) {
-  const response = await send('GET', `/files/${id(file.id)}/content`, { signal })
-  saveBlob(await response.blob(), file.filename)
+  const content = await answered(
+    client.GET('/api/v1/files/{id}/content', { ...byId(file.id), parseAs: 'blob', signal }),
+  )
+  saveBlob(content, file.filename)
 }
+
+/** The upload's path and form, as the document describes them (only XMLHttpRequest reports progress). */
+const UPLOAD_PATH = '/api/v1/files' satisfies keyof paths
+type UploadForm = operations['files-upload']['requestBody']['content']['multipart/form-data']
 
 /** XMLHttpRequest rather than fetch: only it reports upload progress. */
 export function uploadFile(
@@ -546,7 +434,7 @@ export function uploadFile(
       answer = await xhrUpload(file, idempotencyKey, onProgress, signal)
     }
     if (answer.status >= 200 && answer.status < 300) return answer.body as StoredFile
-    const problem = (typeof answer.body === 'object' && answer.body ? answer.body : {}) as Problem
+    const problem = (typeof answer.body === 'object' && answer.body ? answer.body : {}) as Partial<Problem>
     throw new ApiError({ ...problem, title: problem.title ?? 'Upload failed', status: answer.status })
   })
 }
@@ -560,7 +448,7 @@ function xhrUpload(
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new DOMException('Upload cancelled', 'AbortError'))
     const xhr = new XMLHttpRequest()
-    xhr.open('POST', `${BASE}/files`)
+    xhr.open('POST', UPLOAD_PATH)
     xhr.setRequestHeader('accept', 'application/json')
     xhr.setRequestHeader('idempotency-key', idempotencyKey)
     if (session) xhr.setRequestHeader('authorization', `Bearer ${session.accessToken}`)
@@ -579,8 +467,9 @@ function xhrUpload(
     xhr.addEventListener('error', () => reject(networkError()))
     xhr.addEventListener('abort', () => reject(new DOMException('Upload cancelled', 'AbortError')))
     signal?.addEventListener('abort', () => xhr.abort(), { once: true })
+    const fields: UploadForm = { file }
     const form = new FormData()
-    form.append('file', file)
+    form.append('file', fields.file)
     xhr.send(form)
   })
 }

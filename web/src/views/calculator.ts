@@ -1,4 +1,12 @@
-import { compute, isAbort, type MathResult, type Operand, type Operation, RetryKey } from '../api'
+import {
+  compute,
+  isAbort,
+  type MathInput,
+  type MathResult,
+  type Operand,
+  type Operation,
+  RetryKey,
+} from '../api'
 import { bigResult } from '../big-result'
 import { badge, field, formatMs, h, select } from '../dom'
 import { clearErrors, formStatus, formValues, rules, showError, validate } from '../forms'
@@ -106,7 +114,7 @@ export function calculatorView(outlet: HTMLElement, scope: Scope) {
       output.hidden = true
       return
     }
-    const body: Record<string, Operand> =
+    const body: MathInput =
       op === 'power'
         ? {
             base: operand(values.base ?? ''),

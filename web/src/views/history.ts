@@ -1,4 +1,4 @@
-import { type HistoryEntry, listHistory, listUsers, me } from '../api'
+import { type HistoryEntry, type HistoryFilter, listHistory, listUsers, me } from '../api'
 import { scatterChart } from '../chart'
 import { badge, field, formatDateTime, formatMs, h, notice, select } from '../dom'
 import { problemMessage } from '../messages'
@@ -111,10 +111,11 @@ export function historyPanel(scope: Scope, forAdmin: boolean) {
       const page = await loadLatest(scope, reset ? 'list' : 'more', list, (signal) =>
         listHistory(
           {
-            operation: operation.value,
+            // The select offers the API's operations, or '' for all (left out of the query).
+            operation: operation.value as HistoryFilter['operation'],
             userId: userFilter.value,
             limit: PAGE,
-            cursor: reset ? null : cursor,
+            cursor: reset ? undefined : (cursor ?? undefined),
           },
           signal,
         ),

@@ -6,6 +6,7 @@ import {
   me,
   type Page,
   type Product,
+  type ProductFilter,
   type ProductInput,
   RetryKey,
   updateProduct,
@@ -31,6 +32,9 @@ const SORTS: [string, string][] = [
   ['stock:desc', 'Stock, most first'],
   ['stock:asc', 'Stock, fewest first'],
 ]
+
+/** A price filter field: blank is no filter (the form has already checked the number). */
+const price = (text: string | undefined) => (text?.trim() ? Number(text.trim()) : undefined)
 
 function stockBadge(stock: number) {
   if (stock === 0) return badge('Out of stock', 'danger')
@@ -100,11 +104,12 @@ export function productsView(outlet: HTMLElement, scope: Scope) {
             pageSize: PAGE_SIZE,
             name: values.name?.trim(),
             category: values.category?.trim(),
-            minPrice: values.minPrice?.trim(),
-            maxPrice: values.maxPrice?.trim(),
+            minPrice: price(values.minPrice),
+            maxPrice: price(values.maxPrice),
             inStockOnly: values.inStockOnly === 'true',
-            sortBy,
-            sortOrder,
+            // The sort select's values are the API's sort keys and directions.
+            sortBy: sortBy as ProductFilter['sortBy'],
+            sortOrder: sortOrder as ProductFilter['sortOrder'],
           },
           signal,
         ),
