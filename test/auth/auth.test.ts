@@ -258,6 +258,20 @@ describeEachBackend('auth', (backend) => {
         payload: { refresh_token: rotated.refresh_token },
       })
       expectProblem(refresh, 401)
+      // Logged out is not reused: the answer says what happened to this token.
+      expect(refresh.json().detail).toBe(
+        'This refresh token has been revoked (its login was logged out or revoked)',
+      )
+      // The token spent by the rotation above is presented again: that is a reuse, and says so.
+      const reused = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/refresh',
+        payload: { refresh_token: session.tokens.refresh_token },
+      })
+      expectProblem(reused, 401)
+      expect(reused.json().detail).toBe(
+        'Refresh token was already used; all sessions of this login are revoked',
+      )
       const again = await t.app.inject({
         method: 'POST',
         url: '/api/v1/auth/logout',

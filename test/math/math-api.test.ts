@@ -49,6 +49,32 @@ describeEachBackend('math API', (backend) => {
       expect(byPost.result).toBe(expected)
     })
 
+    it('echoes the same input, as numbers where they fit, whether the operands came by GET or POST', async () => {
+      const cases: [string, string, Record<string, number | string>][] = [
+        ['/math/fibonacci/30', '/math/fibonacci', { n: 30 }],
+        ['/math/factorial/1e1', '/math/factorial', { n: '1e1' }],
+        ['/math/power?base=2.5&exponent=3', '/math/power', { base: 2.5, exponent: 3 }],
+        [
+          '/math/power?base=2&exponent=100&modulus=97',
+          '/math/power',
+          { base: 2, exponent: 100, modulus: 97 },
+        ],
+        [
+          '/math/power?base=12345678901234567890&exponent=2',
+          '/math/power',
+          { base: '12345678901234567890', exponent: 2 },
+        ],
+      ]
+      for (const [url, path, body] of cases) {
+        const byGet = (await get(url)).json()
+        const byPost = (await post(path, body)).json()
+        expect(byGet.input, url).toEqual(byPost.input)
+        expect(byGet.result, url).toBe(byPost.result)
+      }
+      expect((await get('/math/power?base=2.5&exponent=3')).json().input).toEqual({ base: 2.5, exponent: 3 })
+      expect((await get('/math/factorial/1e1')).json().input).toEqual({ n: 10 })
+    })
+
     it('returns the contract shape, then a cached answer for the same input', async () => {
       const first = (await get('/math/fibonacci/1234')).json()
       expect(Object.keys(first).sort()).toEqual([
