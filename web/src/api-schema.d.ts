@@ -4016,13 +4016,19 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The stored bytes, as an attachment */
+            /** @description The stored bytes, as an attachment, with the media type detected at upload */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": Blob;
+                    "text/plain": Blob;
+                    "application/pdf": Blob;
+                    "image/png": Blob;
+                    "image/jpeg": Blob;
+                    "image/gif": Blob;
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": Blob;
+                    "application/msword": Blob;
                 };
             };
             /** @description Not modified: If-None-Match matched the ETag */

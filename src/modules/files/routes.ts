@@ -6,8 +6,8 @@ import { badRequest, DomainError } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
 import { validatorCompiler } from '../../platform/validation.js'
-import { FileContent, FilePublic, FilesListQuery, FilesPage, FileUpload } from './schemas.js'
-import { type FilesService, TEXT_PLAIN, type UploadSource } from './service.js'
+import { FilePublic, FilesListQuery, FilesPage, FileUpload, fileContent } from './schemas.js'
+import { type FilesService, STORED_MEDIA_TYPES, TEXT_PLAIN, type UploadSource } from './service.js'
 
 export interface FilesRoutesOptions {
   files: FilesService
@@ -239,7 +239,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         security,
         params: IdParams,
         response: {
-          200: FileContent,
+          200: fileContent(STORED_MEDIA_TYPES),
           304: { type: 'null', description: 'Not modified: If-None-Match matched the ETag' },
           ...problemResponses(400, 401, 404, 429),
         },

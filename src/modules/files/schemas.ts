@@ -58,7 +58,10 @@ export const FileUpload = named(
   { file: '(the file’s bytes)' },
 )
 
-export const FileContent = {
-  description: 'The stored bytes, as an attachment',
-  content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
-}
+/** The download, served with the media type detected at upload (text/plain with charset=utf-8). */
+export const fileContent = (mediaTypes: readonly string[]) => ({
+  description: 'The stored bytes, as an attachment, with the media type detected at upload',
+  content: Object.fromEntries(
+    mediaTypes.map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
+  ),
+})

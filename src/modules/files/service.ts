@@ -39,6 +39,9 @@ const BINARY_KINDS: Record<string, string> = {
   cfb: 'application/msword',
 }
 
+/** Every media type a stored file can have (the download's Content-Type, documented in the OpenAPI document). */
+export const STORED_MEDIA_TYPES = [TEXT_PLAIN, ...new Set(Object.values(BINARY_KINDS))]
+
 /** Enough for every signature file-type knows and for the first entries of a ZIP (how DOCX is recognised). */
 const DETECTION_BYTES = 64 * 1024
 
