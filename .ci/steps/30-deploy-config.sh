@@ -6,8 +6,9 @@
 #   - docker-compose (Debian's, v1.29; it parses and interpolates without an engine): docker-compose.yml
 #   - nginx (Debian's): `nginx -t` on deploy/nginx/nginx.conf, with the replicas' names mapped in a
 #     private /etc/hosts (see below)
-# test/deploy/*.test.ts then checks that every metric the dashboards and alerts use exists in /metrics
-# and that the compose file sets only documented variables.
+# test/deploy/*.test.ts then checks that every metric the dashboards and alerts use exists in /metrics,
+# that `promtool check metrics` finds nothing wrong with the served /metrics (promtool-metrics.test.ts, which
+# CI=true requires promtool for) and that the compose file sets only documented variables.
 
 # No recommends: docker-compose would pull in the whole docker.io engine (the image checks use Podman).
 # nginx is also run by test/deploy/nginx-forwarded.test.ts (its own instance on a free port): the

@@ -48,6 +48,16 @@ const AUTH_FAILURE_REASONS = [
 export function createMetrics(): Metrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
+  // prom-client's default metrics include three gauges named *_total (the sums of nodejs_active_handles,
+  // nodejs_active_requests and nodejs_active_resources over their type label). A _total suffix means a
+  // counter to Prometheus (promtool check metrics refuses them), and each is only the sum of the series
+  // kept, so they are dropped.
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ])
+    registry.removeSingleMetric(name)
   let redis: RedisProbe | undefined
   let redisWasReady = false
   const authFailures = new Counter({
