@@ -75,6 +75,20 @@ describeEachBackend('math API', (backend) => {
       expect((await get('/math/factorial/1e1')).json().input).toEqual({ n: 10 })
     })
 
+    it('reports computeMs in whole microseconds (3 decimals at most), in the answer and in the history', async () => {
+      const answers = await Promise.all(
+        ['/math/fibonacci/5000', '/math/factorial/3000', '/math/power?base=3&exponent=5000'].map(
+          async (url) => (await get(url)).json(),
+        ),
+      )
+      const history = (await get('/history?limit=100')).json().items as { computeMs: number | null }[]
+      const times = [...answers.map((answer) => answer.computeMs), ...history.map((entry) => entry.computeMs)]
+      for (const ms of times.filter((value): value is number => value !== null)) {
+        expect(Math.round(ms * 1000) / 1000).toBe(ms)
+        expect(String(ms)).toMatch(/^\d+(\.\d{1,3})?$/)
+      }
+    })
+
     it('returns the contract shape, then a cached answer for the same input', async () => {
       const first = (await get('/math/fibonacci/1234')).json()
       expect(Object.keys(first).sort()).toEqual([
