@@ -36,8 +36,8 @@ export function operationsOf(document: OpenApiDocument): Operation[] {
   )
 }
 
-/** Inlines `#/components/schemas/X` references, so each schema compiles on its own. */
-function inline(schema: unknown, components: Record<string, JsonSchema>): unknown {
+/** Inlines `#/components/schemas/X` references, so each schema compiles (or generates values) on its own. */
+export function inline(schema: unknown, components: Record<string, JsonSchema>): unknown {
   if (Array.isArray(schema)) return schema.map((item) => inline(item, components))
   if (schema === null || typeof schema !== 'object') return schema
   const ref = (schema as { $ref?: unknown }).$ref
