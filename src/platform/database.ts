@@ -178,13 +178,30 @@ export async function migrateToLatest(handle: DatabaseHandle): Promise<string[]>
     // Without it, Kysely may find another schema's bookkeeping table and believe its own exists.
     ...(handle.schema ? { migrationTableSchema: handle.schema } : {}),
   })
-  const { error, results = [] } = await migrator.migrateToLatest()
+  let { error, results = [] } = await migrator.migrateToLatest()
+  // Kysely's migrator looks for its bookkeeping table by introspecting every schema of the database, and
+  // PostgreSQL fails that query (3F000 for the schema, 42P01 for one of its tables) when another schema is
+  // dropped while it runs — another tenant, or another test run, on the same database. Nothing of ours was
+  // touched: look again.
+  for (let attempt = 1; attempt <= 10 && isOtherSchemaVanished(error, handle.schema); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+    ;({ error, results = [] } = await migrator.migrateToLatest())
+  }
   const failed = results.find((result) => result.status === 'Error')
   if (error) {
     const name = failed ? ` (${failed.migrationName})` : ''
     throw new Error(`migration failed${name}: ${error instanceof Error ? error.message : String(error)}`)
   }
   return results.filter((result) => result.status === 'Success').map((result) => result.migrationName)
+}
+
+function isOtherSchemaVanished(error: unknown, ours: string | undefined): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string }
+  return (
+    (code === '3F000' || code === '42P01') &&
+    typeof message === 'string' &&
+    !(ours && message.includes(`"${ours}"`))
+  )
 }
 
 /** The violated unique index's name when `error` is a unique violation on either database. */

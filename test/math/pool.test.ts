@@ -19,7 +19,8 @@ async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResul
     try {
       return await pool.run(job)
     } catch (error) {
-      if (attempt >= 50 || !['timeout', 'saturated'].includes((error as { failure?: string }).failure ?? '')) throw error
+      if (attempt >= 50 || !['timeout', 'saturated'].includes((error as { failure?: string }).failure ?? ''))
+        throw error
     }
   }
 }

@@ -129,6 +129,16 @@ export function takeExpectedErrors(page: Page, ...expected: (number | string)[])
   )
 }
 
+/**
+ * Like takeExpectedErrors, for a status that may be logged more than once depending on timing (a request
+ * in flight when a session ends is refused too): at least one line, and every line that status.
+ */
+export function takeRepeatedErrors(page: Page, status: number) {
+  const taken = (errorsByPage.get(page) ?? []).splice(0)
+  expect(taken.length).toBeGreaterThan(0)
+  for (const line of taken) expect(line).toContain(`the server responded with a status of ${status}`)
+}
+
 /** Waits until no region of the page is loading (aria-busy), so what is checked next is the answer. */
 export async function settled(page: Page) {
   await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached' })

@@ -10,7 +10,7 @@ import {
   logIn,
   SIZES,
   startHarness,
-  takeExpectedErrors,
+  takeRepeatedErrors,
   tokenOf,
 } from './harness.js'
 
@@ -212,8 +212,9 @@ browserSuite('web UI sessions and requests in Chromium', () => {
         await page.getByRole('button', { name: 'Log in' }).click()
         await page.waitForURL('**/tasks')
         expect(await page.locator('.whoami').textContent()).toBe(`${name} user`)
-        // Chromium logged the refused refresh (401) and nothing else.
-        takeExpectedErrors(page, 401)
+        // Chromium logged the refused refresh (401) and nothing else; a request that was in flight when the
+        // session ended may have been refused too (under load the timing differs).
+        takeRepeatedErrors(page, 401)
       })
 
       it('never follows a next= link off the app', async ({ expect }) => {
