@@ -242,7 +242,12 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       limits: config.math,
       registry: metrics.registry,
       // Half the workers per user (rounded up); 16 more of a user's computations may wait behind its own.
-      slots: new UserSlots(Math.max(1, Math.ceil(config.math.workers / 2)), 16, config.math.timeoutMs),
+      slots: new UserSlots(
+        Math.max(1, Math.ceil(config.math.workers / 2)),
+        16,
+        config.math.timeoutMs,
+        metrics.registry,
+      ),
     }),
     products: createProductsService({
       transact,

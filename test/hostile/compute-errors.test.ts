@@ -259,19 +259,33 @@ describe('a user’s share of the pool', () => {
 
 describeEachBackend('one caller cannot take every worker', (backend) => {
   it('its second slow computation waits behind its first; another caller is served meanwhile', async () => {
-    // The JavaScript engine, so that F(5,000,000) is slow enough to still hold its worker (GMP answers it
-    // within the 100 ms this test waits).
+    // The JavaScript engine, so that F(5,000,000) holds its worker for seconds (GMP answers it at once).
     const t = await buildTestApp(backend, { MATH_WORKERS: '2', MATH_ENGINE: 'js' })
+    // The interleaving is forced, not hoped for: each step waits until the service's own gauge shows the
+    // previous request holding its share of the pool, or waiting behind its own user's.
+    const slotsAre = async (running: number, waiting: number) => {
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+        const metrics = (await t.app.inject({ url: '/metrics' })).body
+        const value = (state: string) =>
+          Number(
+            new RegExp(`^math_user_slot_computations\\{state="${state}"\\} (\\d+)$`, 'm').exec(metrics)?.[1],
+          )
+        if (value('running') === running && value('waiting') === waiting) return
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      throw new Error(`the pool never showed ${running} running and ${waiting} waiting`)
+    }
     try {
       const [hog, other] = [await signUp(t.app, 'hog'), await signUp(t.app, 'bystander')]
-      // Warm both workers, so that the slow job below starts at once.
+      // Warm both workers, so that the jobs below start at once.
       await Promise.all([
         t.app.inject({ url: '/api/v1/math/fibonacci/200001', headers: hog.headers }),
         t.app.inject({ url: '/api/v1/math/fibonacci/200002', headers: other.headers }),
       ])
       const slow = t.app.inject({ url: '/api/v1/math/fibonacci/5000000', headers: hog.headers })
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await slotsAre(1, 0)
       const hogSecond = t.app.inject({ url: '/api/v1/math/fibonacci/400000', headers: hog.headers })
+      await slotsAre(1, 1)
       const bystander = t.app.inject({ url: '/api/v1/math/fibonacci/400001', headers: other.headers })
       const first = await Promise.race([hogSecond.then(() => 'hog'), bystander.then(() => 'bystander')])
       expect(first).toBe('bystander')
@@ -282,6 +296,7 @@ describeEachBackend('one caller cannot take every worker', (backend) => {
       ).toBe(200)
       expect((await slow).statusCode).toBe(200)
       expect((await hogSecond).statusCode).toBe(200)
+      await slotsAre(0, 0)
     } finally {
       await t.close()
     }

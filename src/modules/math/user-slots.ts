@@ -1,3 +1,4 @@
+import { Gauge, type Registry } from 'prom-client'
 import { DomainError, unavailable } from '../../platform/errors.js'
 
 /**
@@ -14,7 +15,27 @@ export class UserSlots {
     private readonly share: number,
     private readonly maxWaiting: number,
     private readonly waitMs: number,
-  ) {}
+    registry?: Registry,
+  ) {
+    if (!registry) return
+    const users = this.users
+    new Gauge({
+      name: 'math_user_slot_computations',
+      help: 'Pooled computations holding a share of the pool (running) or waiting behind the same user’s own (waiting)',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        let running = 0
+        let waiting = 0
+        for (const entry of users.values()) {
+          running += entry.running
+          waiting += entry.waiting.length
+        }
+        this.set({ state: 'running' }, running)
+        this.set({ state: 'waiting' }, waiting)
+      },
+    })
+  }
 
   /** Resolves to the function that gives the slot back (to the user's next waiting job, if any). */
   async acquire(user: string): Promise<() => void> {
