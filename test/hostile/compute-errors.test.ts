@@ -259,10 +259,13 @@ describe('a user’s share of the pool', () => {
 
 describeEachBackend('one caller cannot take every worker', (backend) => {
   it('its second slow computation waits behind its first; another caller is served meanwhile', async () => {
-    // The JavaScript engine, so that F(5,000,000) holds its worker for seconds (GMP answers it at once).
+    // The JavaScript engine, so that F(10,000,000) holds its worker for a second or more (GMP answers it
+    // within milliseconds).
     const t = await buildTestApp(backend, { MATH_WORKERS: '2', MATH_ENGINE: 'js' })
     // The interleaving is forced, not hoped for: each step waits until the service's own gauge shows the
     // previous request holding its share of the pool, or waiting behind its own user's.
+    const gauge = async (pattern: RegExp) =>
+      Number(pattern.exec((await t.app.inject({ url: '/metrics' })).body)?.[1])
     const slotsAre = async (running: number, waiting: number) => {
       for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
         const metrics = (await t.app.inject({ url: '/metrics' })).body
@@ -282,7 +285,9 @@ describeEachBackend('one caller cannot take every worker', (backend) => {
         t.app.inject({ url: '/api/v1/math/fibonacci/200001', headers: hog.headers }),
         t.app.inject({ url: '/api/v1/math/fibonacci/200002', headers: other.headers }),
       ])
-      const slow = t.app.inject({ url: '/api/v1/math/fibonacci/5000000', headers: hog.headers })
+      for (let i = 0; i < 2000 && (await gauge(/^math_pool_threads (\d+)$/m)) < 2; i++)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      const slow = t.app.inject({ url: '/api/v1/math/fibonacci/10000000', headers: hog.headers })
       await slotsAre(1, 0)
       const hogSecond = t.app.inject({ url: '/api/v1/math/fibonacci/400000', headers: hog.headers })
       await slotsAre(1, 1)
