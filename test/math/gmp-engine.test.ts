@@ -9,6 +9,7 @@ import {
   type GmpAddon,
   loadGmp,
   type MathJob,
+  type MathJobBytes,
   type MathJobResult,
 } from '../../src/modules/math/engine/index.js'
 import { MathPool } from '../../src/modules/math/pool.js'
@@ -300,12 +301,13 @@ describeGmp(title('GMP addon under attack'), () => {
 })
 
 /** A worker starting from TypeScript source can take longer than a short timeout: retry until it is up. */
-async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResult> {
+async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResult | MathJobBytes> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await pool.run(job)
     } catch (error) {
-      if (attempt >= 50 || !['timeout', 'saturated'].includes((error as { failure?: string }).failure ?? '')) throw error
+      if (attempt >= 50 || !['timeout', 'saturated'].includes((error as { failure?: string }).failure ?? ''))
+        throw error
     }
   }
 }
