@@ -145,7 +145,7 @@ async function serverChild(engine: 'js' | 'gmp'): Promise<void> {
   process.on('message', async (message) => {
     if (message === 'cpu') {
       const { user, system } = process.cpuUsage()
-      process.send!({ cpuMs: (user + system) / 1000 })
+      process.send!({ cpuMs: (user + system) / 1000, sysMs: system / 1000 })
     } else if (message === 'close') {
       await app.close()
       rmSync(dir, { recursive: true, force: true })
@@ -178,7 +178,7 @@ async function apiChild(engine: 'js' | 'gmp', input: Input): Promise<object> {
     const warm = await fetch(`${url}/math/fibonacci/30000`, { headers })
     if (warm.status !== 200) throw new Error(`warm-up answered ${warm.status}`)
     await warm.arrayBuffer()
-    const serverBefore = await ask<{ cpuMs: number }>(server, 'cpu')
+    const serverBefore = await ask<{ cpuMs: number; sysMs: number }>(server, 'cpu')
     const cpu = process.cpuUsage()
     const started = performance.now()
     // node:http, the leanest client Node has (fetch spent 2-3x its CPU collecting a big body).
@@ -193,13 +193,14 @@ async function apiChild(engine: 'js' | 'gmp', input: Input): Promise<object> {
     const bytes = response.bytes
     const ms = performance.now() - started
     const used = process.cpuUsage(cpu)
-    const serverAfter = await ask<{ cpuMs: number }>(server, 'cpu')
+    const serverAfter = await ask<{ cpuMs: number; sysMs: number }>(server, 'cpu')
     const body = JSON.parse(bytes.toString('latin1')) as { digits: number; cached: boolean }
     if (response.status !== 200 || body.cached)
       throw new Error(`answered ${response.status}, cached ${body.cached}`)
     return {
       ms,
       cpuMs: serverAfter.cpuMs - serverBefore.cpuMs,
+      sysMs: serverAfter.sysMs - serverBefore.sysMs,
       clientCpuMs: (used.user + used.system) / 1000,
       digits: body.digits,
     }
@@ -359,10 +360,12 @@ async function parent(): Promise<void> {
       'gmpy2 first ms (CPU) / repeat ms',
       'GMP addon first / warm ms (first CPU)',
       'JS first / warm ms',
-      'API cold, GMP ms (server CPU; client CPU)',
+      'API cold, GMP ms (server CPU, of which kernel; client CPU)',
       'API cold, JS ms (server CPU)',
       'API GMP / gmpy2: wall, CPU',
-      ...(baseline ? ['baseline API cold, GMP ms (server CPU)', 'baseline API GMP / gmpy2: wall, CPU'] : []),
+      ...(baseline
+        ? ['baseline API cold, GMP ms (server CPU, of which kernel)', 'baseline API GMP / gmpy2: wall, CPU']
+        : []),
       'JS first / gmpy2: wall, CPU',
       'JS warm / gmpy2: wall, CPU',
       'API JS / gmpy2: wall, CPU',
@@ -387,12 +390,12 @@ async function parent(): Promise<void> {
           `${fmt(m('gmpy2'))} (${fmt(m('gmpy2Cpu'))}) / ${fmt(m('gmpy2Best'))}`,
           `${fmt(m('gmpFirst'))} / ${fmt(m('gmpWarm'))} (${fmt(m('gmpFirstCpu'))})`,
           `${fmt(m('jsFirst'))} / ${fmt(m('jsWarm'))}`,
-          `${fmt(m('api-gmp'))} (${fmt(m('api-gmp-cpu'))}; ${fmt(m('api-gmp-client-cpu'))})`,
+          `${fmt(m('api-gmp'))} (${fmt(m('api-gmp-cpu'))}, ${fmt(m('api-gmp-sys'))}; ${fmt(m('api-gmp-client-cpu'))})`,
           `${fmt(m('api-js'))} (${fmt(m('api-js-cpu'))})`,
           both('api-gmp', 'api-gmp-cpu'),
           ...(baseline
             ? [
-                `${fmt(m('api-gmp-base'))} (${fmt(m('api-gmp-base-cpu'))})`,
+                `${fmt(m('api-gmp-base'))} (${fmt(m('api-gmp-base-cpu'))}, ${fmt(m('api-gmp-base-sys'))})`,
                 both('api-gmp-base', 'api-gmp-base-cpu'),
               ]
             : []),
@@ -434,6 +437,7 @@ async function parent(): Promise<void> {
           )
           push(i, `api-${engine}`, r.ms!)
           push(i, `api-${engine}-cpu`, r.cpuMs!)
+          push(i, `api-${engine}-sys`, r.sysMs!)
           push(i, `api-${engine}-client-cpu`, r.clientCpuMs!)
           if (!sampleOf(i).digits) push(i, 'digits', r.digits!)
         }
