@@ -424,7 +424,7 @@ static const char *run_guarded(const job_t *job, result_t *out) {
         return "ERR_MATH_OUT_OF_MEMORY";
     }
   }
-  if (out->capacity >= MAP_MIN_BYTES || job->as_buffer) malloc_trim(0);
+  if (out->capacity >= MAP_MIN_BYTES) malloc_trim(0);
   return NULL;
 }
 
