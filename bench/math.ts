@@ -428,6 +428,7 @@ async function parent(): Promise<void> {
           gmpVersion = r.version
           push(i, 'gmpy2', r.ms)
           push(i, 'gmpy2Best', r.bestMs)
+          if (!sampleOf(i).digits) push(i, 'digits', r.digits)
           push(i, 'gmpy2Cpu', r.cpuMs)
         } else {
           const engine = kind.slice(4)
