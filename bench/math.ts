@@ -6,9 +6,11 @@
  *     call in a fresh worker (a JavaScript worker has built its start-up tables, as the pool's workers do);
  *     "warm" the median of the calls after it.
  *   - gmpy2: GMP itself from Python (gmpy2's fib / fac / pow, then str), best of a few runs.
- *   - api: a fresh server (buildApp, SQLite, empty cache, its worker started) answering one GET for the
- *     input through real HTTP: wall time until the client has the whole body, and the CPU the process (all
- *     threads, the in-process client included) spent meanwhile.
+ *   - api: a fresh server (buildApp, SQLite, empty cache, its worker started) in a process of its own,
+ *     answering one GET for the input through real HTTP from a client in another process: wall time until
+ *     the client has the whole body, and the CPU the server's process (all its threads: event loop, worker,
+ *     GC) spent meanwhile, which is what compares with gmpy2's CPU; the client's CPU is shown apart.
+ *     BENCH_SERVER_PROF=dir writes a CPU profile of each server's main thread there (node --cpu-prof).
  * Ratios are medians of per-round ratios, in wall time and in CPU time: on a shared, busy machine wall
  * times stretch with other people's load, CPU times much less. Then, per engine, the server's RSS through a sequence of big jobs and
  * after it has been idle (heavy workers retired).
@@ -16,9 +18,10 @@
  * Run: npm run bench:math   (BENCH_ROUNDS=3, BENCH_MEMORY=0 skips the RSS part; GMP_PYTHON picks the
  * python3 that has gmpy2: apt-get install python3-gmpy2)
  */
-import { spawnSync } from 'node:child_process'
+import { type ChildProcess, fork, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { get } from 'node:http'
 import { cpus, platform, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -135,27 +138,75 @@ async function token(url: string): Promise<string> {
   return ((await login.json()) as { access_token: string }).access_token
 }
 
-async function apiChild(engine: 'js' | 'gmp', input: Input): Promise<object> {
+/** The server of an api measurement, in its own process: tells its URL, answers 'cpu' with its CPU so far. */
+async function serverChild(engine: 'js' | 'gmp'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-math-'))
   const { app, url } = await startServer(engine, dir)
+  process.on('message', async (message) => {
+    if (message === 'cpu') {
+      const { user, system } = process.cpuUsage()
+      process.send!({ cpuMs: (user + system) / 1000, sysMs: system / 1000 })
+    } else if (message === 'close') {
+      await app.close()
+      rmSync(dir, { recursive: true, force: true })
+      process.exit(0)
+    }
+  })
+  process.send!({ url })
+}
+
+function ask<T>(child: ChildProcess, message?: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    child.once('message', (reply) => resolve(reply as T))
+    child.once('exit', (code) => reject(new Error(`the server exited (${code})`)))
+    if (message) child.send(message)
+  })
+}
+
+async function apiChild(engine: 'js' | 'gmp', input: Input): Promise<object> {
+  const profileDir = process.env.BENCH_SERVER_PROF
+  // BENCH_BASELINE: the server from another checkout (which has this file too), for before/after rows.
+  const from = process.env.BENCH_SERVER_FROM
+  const server = fork(from ? join(from, 'bench', 'math.ts') : self, ['--child', 'server', engine, '0'], {
+    execArgv: [...process.execArgv, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  })
   try {
+    const { url } = await ask<{ url: string }>(server)
     const headers = { authorization: `Bearer ${await token(url)}` }
     // A freshly started server's worker is up: one small pool job (another cache key) waits for it.
     const warm = await fetch(`${url}/math/fibonacci/30000`, { headers })
     if (warm.status !== 200) throw new Error(`warm-up answered ${warm.status}`)
+    await warm.arrayBuffer()
+    const serverBefore = await ask<{ cpuMs: number; sysMs: number }>(server, 'cpu')
     const cpu = process.cpuUsage()
     const started = performance.now()
-    const response = await fetch(`${url}${input.path}`, { headers })
-    const text = await response.text()
+    // node:http, the leanest client Node has (fetch spent 2-3x its CPU collecting a big body).
+    const response = await new Promise<{ status: number; bytes: Buffer }>((resolve, reject) => {
+      get(`${url}${input.path}`, { headers }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: Buffer.concat(chunks) }))
+        res.on('error', reject)
+      }).on('error', reject)
+    })
+    const bytes = response.bytes
     const ms = performance.now() - started
     const used = process.cpuUsage(cpu)
-    const body = JSON.parse(text) as { digits: number; cached: boolean }
+    const serverAfter = await ask<{ cpuMs: number; sysMs: number }>(server, 'cpu')
+    const body = JSON.parse(bytes.toString('latin1')) as { digits: number; cached: boolean }
     if (response.status !== 200 || body.cached)
       throw new Error(`answered ${response.status}, cached ${body.cached}`)
-    return { ms, cpuMs: (used.user + used.system) / 1000, digits: body.digits }
+    return {
+      ms,
+      cpuMs: serverAfter.cpuMs - serverBefore.cpuMs,
+      sysMs: serverAfter.sysMs - serverBefore.sysMs,
+      clientCpuMs: (used.user + used.system) / 1000,
+      digits: body.digits,
+    }
   } finally {
-    await app.close()
-    rmSync(dir, { recursive: true, force: true })
+    server.send('close')
+    await new Promise((resolve) => server.once('exit', resolve))
   }
 }
 
@@ -216,6 +267,7 @@ async function memoryChild(engine: 'js' | 'gmp'): Promise<object> {
 async function child(): Promise<void> {
   const [, , , kind, engine, index] = process.argv
   const input = INPUTS[Number(index)]!
+  if (kind === 'server') return serverChild(engine as 'js' | 'gmp')
   const result =
     kind === 'engine'
       ? await engineChild(engine as 'js' | 'gmp', input)
@@ -229,8 +281,9 @@ async function child(): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Parent: rounds, interleaving, table.
 
-function runChild(args: string[]): Record<string, number> {
+function runChild(args: string[], env: Record<string, string> = {}): Record<string, number> {
   const out = spawnSync(process.execPath, [...process.execArgv, self, '--child', ...args], {
+    env: { ...process.env, ...env },
     encoding: 'utf8',
     maxBuffer: 1 << 20,
     timeout: 600_000,
@@ -248,16 +301,22 @@ function findGmpPython(): string | undefined {
 function runGmpy2(
   python: string,
   input: Input,
-): { ms: number; cpuMs: number; digits: number; version: string } {
+): { ms: number; bestMs: number; cpuMs: number; digits: number; version: string } {
   const script = fileURLToPath(new URL('./gmp-reference.py', import.meta.url))
   const out = spawnSync(python, [script], { input: JSON.stringify([input.gmpy2]), encoding: 'utf8' })
   if (out.status !== 0) throw new Error(`gmpy2 failed: ${out.stderr}`)
   const parsed = JSON.parse(out.stdout) as {
     gmp: string
-    results: { computeMs: number; strMs: number; cpuMs: number; digits: number }[]
+    results: { firstMs: number; computeMs: number; strMs: number; cpuMs: number; digits: number }[]
   }
   const r = parsed.results[0]!
-  return { ms: r.computeMs + r.strMs, cpuMs: r.cpuMs, digits: r.digits, version: parsed.gmp }
+  return {
+    ms: r.firstMs,
+    bestMs: r.computeMs + r.strMs,
+    cpuMs: r.cpuMs,
+    digits: r.digits,
+    version: parsed.gmp,
+  }
 }
 
 async function parent(): Promise<void> {
@@ -269,7 +328,9 @@ async function parent(): Promise<void> {
   // BENCH_KINDS=gmpy2,gmp,api-gmp and BENCH_INPUTS=1,3,5 (indices) run a subset, for quick checks.
   const only = process.env.BENCH_KINDS?.split(',')
   const inputs = process.env.BENCH_INPUTS?.split(',').map(Number) ?? INPUTS.map((_, i) => i)
-  const kinds = ['js', 'gmp', 'gmpy2', 'api-gmp', 'api-js'].filter(
+  // BENCH_BASELINE=<checkout>: adds api-gmp-base, the same cold call served by that checkout's code.
+  const baseline = process.env.BENCH_BASELINE
+  const kinds = ['js', 'gmp', 'gmpy2', 'api-gmp', 'api-js', ...(baseline ? ['api-gmp-base'] : [])].filter(
     (kind) =>
       (haveGmp || !kind.includes('gmp') || kind === 'gmpy2') &&
       (python || kind !== 'gmpy2') &&
@@ -277,6 +338,7 @@ async function parent(): Promise<void> {
   )
   type Sample = Record<string, number[]>
   const samples: Sample[] = INPUTS.map(() => ({}))
+  const sampleOf = (i: number) => samples[i]!
   const push = (i: number, key: string, value: number) => {
     const s = samples[i]!
     s[key] = [...(s[key] ?? []), value]
@@ -295,12 +357,15 @@ async function parent(): Promise<void> {
     const header = [
       'input',
       'digits',
-      'gmpy2 ms (CPU)',
-      'GMP addon first / warm ms',
+      'gmpy2 first ms (CPU) / repeat ms',
+      'GMP addon first / warm ms (first CPU)',
       'JS first / warm ms',
-      'API cold, GMP ms (CPU)',
-      'API cold, JS ms (CPU)',
+      'API cold, GMP ms (server CPU, of which kernel; client CPU)',
+      'API cold, JS ms (server CPU)',
       'API GMP / gmpy2: wall, CPU',
+      ...(baseline
+        ? ['baseline API cold, GMP ms (server CPU, of which kernel)', 'baseline API GMP / gmpy2: wall, CPU']
+        : []),
       'JS first / gmpy2: wall, CPU',
       'JS warm / gmpy2: wall, CPU',
       'API JS / gmpy2: wall, CPU',
@@ -322,12 +387,18 @@ async function parent(): Promise<void> {
         `| ${[
           input.label,
           (m('digits') ?? 0).toLocaleString('en-US'),
-          `${fmt(m('gmpy2'))} (${fmt(m('gmpy2Cpu'))})`,
-          `${fmt(m('gmpFirst'))} / ${fmt(m('gmpWarm'))}`,
+          `${fmt(m('gmpy2'))} (${fmt(m('gmpy2Cpu'))}) / ${fmt(m('gmpy2Best'))}`,
+          `${fmt(m('gmpFirst'))} / ${fmt(m('gmpWarm'))} (${fmt(m('gmpFirstCpu'))})`,
           `${fmt(m('jsFirst'))} / ${fmt(m('jsWarm'))}`,
-          `${fmt(m('api-gmp'))} (${fmt(m('api-gmp-cpu'))})`,
+          `${fmt(m('api-gmp'))} (${fmt(m('api-gmp-cpu'))}, ${fmt(m('api-gmp-sys'))}; ${fmt(m('api-gmp-client-cpu'))})`,
           `${fmt(m('api-js'))} (${fmt(m('api-js-cpu'))})`,
           both('api-gmp', 'api-gmp-cpu'),
+          ...(baseline
+            ? [
+                `${fmt(m('api-gmp-base'))} (${fmt(m('api-gmp-base-cpu'))}, ${fmt(m('api-gmp-base-sys'))})`,
+                both('api-gmp-base', 'api-gmp-base-cpu'),
+              ]
+            : []),
           both('jsFirst', 'jsFirstCpu'),
           both('jsWarm', 'jsWarmCpu'),
           both('api-js', 'api-js-cpu'),
@@ -335,7 +406,7 @@ async function parent(): Promise<void> {
       )
     }
     console.log(
-      `\nJS first is the first call in a fresh worker, after the tables a worker builds at start (${prepMs.length ? fmt(median(prepMs)) : '–'} ms, paid once per worker, not per request). API cold: a fresh server with an empty cache and its worker started, one GET through real HTTP until the client has the whole body; its CPU is the whole process's (all threads, the in-process client included). gmpy2: best of up to 20 runs within 0.2 s (one run for slow inputs); its CPU is one compute + str.`,
+      `\nJS first is the first call in a fresh worker, after the tables a worker builds at start (${prepMs.length ? fmt(median(prepMs)) : '–'} ms, paid once per worker, not per request). API cold: a fresh server (its own process) with an empty cache and its worker started, one GET through real HTTP from a client in another process, until the client has the whole body; server CPU is the server process's (all its threads), the client's is shown apart and not in the ratios. gmpy2: the first compute + str in a fresh process, wall (CPU), which the ratios use, as the API and engine rows are first calls too; then a repeat (best of up to 20 runs within 0.2 s, one for slow inputs), faster as it reuses memory the first call mapped.`,
     )
   }
   for (let round = 0; round < rounds; round++) {
@@ -356,12 +427,20 @@ async function parent(): Promise<void> {
           const r = runGmpy2(python!, input)
           gmpVersion = r.version
           push(i, 'gmpy2', r.ms)
+          push(i, 'gmpy2Best', r.bestMs)
+          if (!sampleOf(i).digits) push(i, 'digits', r.digits)
           push(i, 'gmpy2Cpu', r.cpuMs)
         } else {
           const engine = kind.slice(4)
-          const r = runChild(['api', engine, String(i)])
+          const r = runChild(
+            ['api', engine.replace('-base', ''), String(i)],
+            engine.endsWith('-base') ? { BENCH_SERVER_FROM: baseline! } : {},
+          )
           push(i, `api-${engine}`, r.ms!)
           push(i, `api-${engine}-cpu`, r.cpuMs!)
+          push(i, `api-${engine}-sys`, r.sysMs!)
+          push(i, `api-${engine}-client-cpu`, r.clientCpuMs!)
+          if (!sampleOf(i).digits) push(i, 'digits', r.digits!)
         }
       }
       console.error(`round ${round + 1}/${rounds}: ${input.label} done`)

@@ -120,8 +120,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     },
     pool.engine.name === 'gmp' ? 'math engine: GMP (native addon)' : 'math engine: JavaScript (V8 BigInt)',
   )
-  const cacheNamed = (name: string) =>
-    new TwoTierCache({
+  const cacheNamed = <V extends string | Buffer = string>(name: string) =>
+    new TwoTierCache<V>({
       name,
       registry: metrics.registry,
       maxBytes: config.cache.maxBytes,
@@ -237,7 +237,8 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     mathEngine: pool.engine,
     math: createMathService({
       pool,
-      cache: cacheNamed('math'),
+      // Big results are kept as the bytes they were computed into (modules/math/engine/entry.ts).
+      cache: cacheNamed<string | Buffer>('math'),
       history,
       limits: config.math,
       registry: metrics.registry,

@@ -15,7 +15,7 @@ export interface TwoTierCacheOptions {
   /** Metrics label and key namespace, e.g. 'math'. */
   name: string
   registry: Registry
-  /** Local LRU bound; a string's length counts as its size in bytes. 0 disables the local tier. */
+  /** Local LRU bound; a value's length (characters, or bytes) counts as its size. 0 disables the local tier. */
   maxBytes: number
   redis?: RedisHandle
   /** Longer values stay local only, sparing Redis memory and its single thread. 0 = never to Redis. */
@@ -32,7 +32,7 @@ export interface TwoTierCacheOptions {
 
 export type CacheSource = 'local' | 'redis' | 'computed' | 'shared'
 
-type Loaded = { value: string; source: 'redis' | 'computed' }
+type Loaded<V> = { value: V | string; source: 'redis' | 'computed' }
 
 interface CacheMetrics {
   requests: Counter<'cache' | 'tier' | 'outcome'>
@@ -112,16 +112,21 @@ return 1
 
 /** What Redis spends on a key beyond its name and value (dict entry, object headers, expiry): charged too. */
 const REDIS_ENTRY_OVERHEAD_BYTES = 96
-export class TwoTierCache {
-  private readonly local: LRUCache<string, string> | undefined
-  private readonly inflight = new Map<string, Promise<Loaded>>()
+/**
+ * Values are strings, or for a cache created as TwoTierCache<string | Buffer>, also bytes: a big value is
+ * then kept as the very buffer it was computed into (no copy, no string), and sent to Redis as it is. Redis
+ * answers with strings, so a reader of such a cache gets either.
+ */
+export class TwoTierCache<V extends string | Buffer = string> {
+  private readonly local: LRUCache<string, V | string> | undefined
+  private readonly inflight = new Map<string, Promise<Loaded<V>>>()
   private readonly metrics: CacheMetrics
   private redisDown = false
 
   constructor(private readonly options: TwoTierCacheOptions) {
     this.local =
       options.maxBytes > 0
-        ? new LRUCache<string, string>({
+        ? new LRUCache<string, V | string>({
             maxSize: options.maxBytes,
             sizeCalculation: (value) => Math.max(1, value.length),
           })
@@ -136,7 +141,7 @@ export class TwoTierCache {
     this.metrics.shared.inc({ cache }, 0)
   }
 
-  async get(key: string): Promise<{ value: string; tier: 'local' | 'redis' } | undefined> {
+  async get(key: string): Promise<{ value: V | string; tier: 'local' | 'redis' } | undefined> {
     const local = this.getLocal(key)
     if (local !== undefined) return { value: local, tier: 'local' }
     const remote = await this.getRemote(key)
@@ -145,7 +150,7 @@ export class TwoTierCache {
     return { value: remote, tier: 'redis' }
   }
 
-  async set(key: string, value: string): Promise<void> {
+  async set(key: string, value: V): Promise<void> {
     this.local?.set(key, value)
     const max = this.options.redisMaxValueBytes
     if (max > 0 && value.length <= max) {
@@ -184,8 +189,8 @@ export class TwoTierCache {
    */
   async getOrCompute(
     key: string,
-    compute: () => Promise<string>,
-  ): Promise<{ value: string; source: CacheSource }> {
+    compute: () => Promise<V>,
+  ): Promise<{ value: V | string; source: CacheSource }> {
     const local = this.getLocal(key)
     if (local !== undefined) return { value: local, source: 'local' }
     const pending = this.inflight.get(key)
@@ -193,7 +198,7 @@ export class TwoTierCache {
       this.metrics.shared.inc({ cache: this.options.name })
       return { value: (await pending).value, source: 'shared' }
     }
-    const flight: Promise<Loaded> = this.load(key, compute, () => this.inflight.get(key) === flight)
+    const flight: Promise<Loaded<V>> = this.load(key, compute, () => this.inflight.get(key) === flight)
     this.inflight.set(key, flight)
     try {
       return await flight
@@ -209,7 +214,7 @@ export class TwoTierCache {
     await this.redisCall('del', (client) => client.del(this.redisKey(key)))
   }
 
-  private async load(key: string, compute: () => Promise<string>, current: () => boolean): Promise<Loaded> {
+  private async load(key: string, compute: () => Promise<V>, current: () => boolean): Promise<Loaded<V>> {
     const remote = await this.getRemote(key)
     if (remote !== undefined) {
       if (current()) this.local?.set(key, remote)
@@ -221,7 +226,7 @@ export class TwoTierCache {
     return { value, source: 'computed' }
   }
 
-  private getLocal(key: string): string | undefined {
+  private getLocal(key: string): V | string | undefined {
     if (!this.local) return undefined
     const value = this.local.get(key)
     this.count('local', value === undefined ? 'miss' : 'hit')

@@ -4,11 +4,14 @@ import fc from 'fast-check'
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
+  computeForTransfer,
   computeGmp,
   computeJs,
+  decodeEntry,
   type GmpAddon,
   loadGmp,
   type MathJob,
+  type MathJobBytes,
   type MathJobResult,
 } from '../../src/modules/math/engine/index.js'
 import { MathPool } from '../../src/modules/math/pool.js'
@@ -159,6 +162,49 @@ describeGmp(title('GMP engine against the JavaScript engine'), () => {
   })
 })
 
+describeGmp(title('GMP results as bytes (what a worker hands over)'), () => {
+  it('gives the same digits as the JavaScript engine, as a string below BYTES_MIN_CHARS and bytes from it', () => {
+    const jobs: MathJob[] = [
+      { op: 'fibonacci', n: 313_000 }, // 65,412 digits: just below
+      { op: 'fibonacci', n: 313_600 }, // 65,538 digits: just over
+      { op: 'factorial', n: 20_000 },
+      { op: 'factorial', n: 25_000 },
+      { op: 'power', base: '-7', exponent: '77777' }, // negative: the sign is one of the bytes
+      { op: 'power', base: '12345678901234567890', exponent: '8000' },
+      { op: 'power', base: '2', exponent: '0.5' },
+      { op: 'power', base: '3', exponent: '100000', modulus: '1000000007' },
+    ]
+    for (const job of jobs) {
+      const expected = computeJs(job)
+      const got = computeForTransfer(job)
+      const text = typeof got.result === 'string' ? got.result : got.result.toString('latin1')
+      expect({ result: text, exact: got.exact, digits: got.digits }, JSON.stringify(job)).toEqual({
+        result: expected.result,
+        exact: expected.exact,
+        digits: expected.digits,
+      })
+      expect(typeof got.result === 'string', JSON.stringify(job)).toBe(expected.result.length < 65_536)
+      if ('entry' in got) {
+        // The cache entry is the digits' own memory with the header in front: nothing was copied.
+        expect(got.entry.buffer).toBe(got.result.buffer)
+        expect(decodeEntry(got.entry)).toMatchObject({ exact: true, digits: expected.digits })
+        expect(decodeEntry(got.entry.toString('latin1')).result).toBe(expected.result)
+      }
+    }
+  })
+
+  it('refuses a bufferHeadroom that is not an integer from 0 to 4096, and leaks nothing when stopped', () => {
+    for (const bufferHeadroom of [-1, 0.5, 4097, Number.NaN, '8' as unknown as number]) {
+      expect(() => addon.fibonacci(10, { bufferHeadroom })).toThrow(RangeError)
+    }
+    expect(Buffer.from(addon.fibonacci(10, { bufferHeadroom: 0 }).result).toString()).toBe('55')
+    expect(() => addon.factorial(2_000_000, { bufferHeadroom: 48, timeoutMs: 50 })).toThrow(
+      expect.objectContaining({ code: 'ERR_MATH_TIMEOUT' }),
+    )
+    expect(addon.stats()).toEqual({ blocks: 0, bytes: 0 })
+  })
+})
+
 describeGmp(title('GMP addon under attack'), () => {
   it('refuses arguments of the wrong type or shape with RangeError, never a crash', () => {
     const bad: (() => unknown)[] = [
@@ -300,7 +346,7 @@ describeGmp(title('GMP addon under attack'), () => {
 })
 
 /** A worker starting from TypeScript source can take longer than a short timeout: retry until it is up. */
-async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResult> {
+async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResult | MathJobBytes> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await pool.run(job)

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
-import type { MathJob, MathJobResult } from '../../src/modules/math/engine/index.js'
+import type { MathJob, MathJobBytes, MathJobResult } from '../../src/modules/math/engine/index.js'
 import { MathPool } from '../../src/modules/math/pool.js'
 
 const pools: MathPool[] = []
@@ -14,7 +14,7 @@ async function metric(registry: Registry, name: string): Promise<number> {
 }
 
 /** A worker starting from TypeScript source can take longer than a short timeout: retry until it is up. */
-async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResult> {
+async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResult | MathJobBytes> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await pool.run(job)

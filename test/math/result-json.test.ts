@@ -102,6 +102,8 @@ describeEachBackend('huge results through the API', (backend) => {
     t.app.inject({ method, url: `/api/v1${url}`, headers: alice.headers })
 
   it.each([
+    // 83,595 digits: over BYTES_MIN_CHARS, so it leaves the worker, is cached and is sent as bytes.
+    ['F(400000) by GET', '/math/fibonacci/400000', () => fibonacci(400_000)],
     ['F(200000) by GET', '/math/fibonacci/200000', () => fibonacci(200_000)],
     ['20000! by GET', '/math/factorial/20000', () => factorial(20_000)],
   ])('%s: computed, then cached, byte-exact JSON with the right length', async (_what, url, expected) => {
@@ -155,5 +157,35 @@ describeEachBackend('huge results through the API', (backend) => {
   it('refusals from the math routes stay problem+json', async () => {
     expectProblem(await get('/math/fibonacci/600000'), 422)
     expectProblem(await get('/math/fibonacci/-1'), 400)
+  })
+})
+
+describeEachBackend('huge results on the JavaScript engine', (backend) => {
+  let t: TestApp
+  let alice: Session
+  beforeAll(async () => {
+    t = await buildTestApp(backend, {
+      MATH_ENGINE: 'js',
+      MATH_MAX_FIBONACCI_N: '500000',
+      MATH_MAX_RESULT_DIGITS: '200000',
+    })
+    alice = await signUp(t.app, 'alice')
+  })
+  afterAll(() => t.close())
+
+  it('a result past BYTES_MIN_CHARS, copied once into bytes by the worker, is byte-exact computed and cached', async () => {
+    const digits = fibonacci(400_001).toString()
+    for (const wasCached of [false, true]) {
+      const response = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/math/fibonacci/400001',
+        headers: alice.headers,
+      })
+      expect(response.statusCode).toBe(200)
+      expect(Number(response.headers['content-length'])).toBe(Buffer.byteLength(response.body))
+      const json = response.json()
+      expect(json).toMatchObject({ result: digits, digits: digits.length, cached: wasCached, exact: true })
+      expect(response.body).toBe(JSON.stringify(json))
+    }
   })
 })

@@ -263,9 +263,13 @@ typedef struct job {
   const char *operand[3]; /* POWER(_MOD): base, exponent, modulus, as validated decimal text */
   double timeout_ms;      /* <= 0: no timer */
   size_t memory_limit;
+  napi_env env;           /* for the output Buffer when as_buffer */
+  bool as_buffer;         /* digits into a Node Buffer (transferable to another thread) instead of a string */
+  size_t headroom;        /* as_buffer: bytes left free in front of the digits, for the caller's own header */
 } job_t;
 
 typedef struct result {
+  napi_value buffer; /* as_buffer: the Buffer whose bytes from headroom on are the digits */
   char *text;
   size_t length;
   size_t capacity;
@@ -331,14 +335,34 @@ static const char *evaluate(const job_t *job, call_state_t *state, result_t *out
   double computed = now_ms();
   /* sizeinbase is exact or one too high; room for a sign and the terminating NUL. */
   size_t capacity = mpz_sizeinbase(r, 10) + 2;
-  state->result = result_alloc(capacity);
-  if (state->result == NULL) bail(state, OUT_OF_MEMORY);
-  state->result_capacity = capacity;
-  mpz_get_str(state->result, 10, r);
+  char *text;
+  if (job->as_buffer) {
+    /*
+     * Straight into a Buffer that V8 owns (a jump leaves it to the garbage collector), so that the digits
+     * leave this thread without a copy. The allocation runs inside V8: flagged as the allocator, so a timer
+     * firing meanwhile only marks the call expired and leave_alloc() jumps after it, outside V8.
+     */
+    void *data = NULL;
+    state->in_alloc = 1;
+    napi_status status = napi_create_buffer(job->env, job->headroom + capacity, &data, &out->buffer);
+    if (status != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(job->env, &ignored);
+      bail(state, OUT_OF_MEMORY);
+    }
+    leave_alloc(state);
+    text = (char *)data + job->headroom;
+  } else {
+    state->result = result_alloc(capacity);
+    if (state->result == NULL) bail(state, OUT_OF_MEMORY);
+    state->result_capacity = capacity;
+    text = state->result;
+  }
+  mpz_get_str(text, 10, r);
   out->compute_ms = computed - started;
   out->convert_ms = now_ms() - computed;
   mpz_clears(r, b, e, m, NULL);
-  out->text = state->result;
+  out->text = text;
   out->capacity = capacity;
   /* The NUL sits at sizeinbase - 1, + 1 with a sign, + 1 when sizeinbase was exact; past it is garbage. */
   out->length = (size_t)((char *)memchr(out->text + capacity - 3, '\0', 3) - out->text);
@@ -489,8 +513,8 @@ static bool get_budget(napi_env env, napi_value value, job_t *job) {
     range_error(env, "budget must be an object");
     return false;
   }
-  const char *names[2] = {"timeoutMs", "memoryLimitBytes"};
-  for (int i = 0; i < 2; i++) {
+  const char *names[3] = {"timeoutMs", "memoryLimitBytes", "bufferHeadroom"};
+  for (int i = 0; i < 3; i++) {
     bool has = false;
     napi_value field;
     if (napi_has_named_property(env, value, names[i], &has) != napi_ok) return false;
@@ -499,6 +523,17 @@ static bool get_budget(napi_env env, napi_value value, job_t *job) {
     if (napi_typeof(env, field, &type) != napi_ok) return false;
     if (type == napi_undefined) continue;
     double number;
+    if (i == 2) {
+      if (type != napi_number || napi_get_value_double(env, field, &number) != napi_ok || !(number >= 0) ||
+          number > 4096 || number != floor(number)) {
+        range_error(env, "budget.bufferHeadroom must be an integer from 0 to 4096");
+        return false;
+      }
+      job->as_buffer = true;
+      job->headroom = (size_t)number;
+      job->env = env;
+      continue;
+    }
     if (type != napi_number || napi_get_value_double(env, field, &number) != napi_ok || !(number > 0) ||
         !isfinite(number)) {
       char message[64];
@@ -535,13 +570,37 @@ static napi_value set_number(napi_env env, napi_value object, const char *name, 
   return object;
 }
 
-/* Runs the job and wraps the result as { result, computeMs, convertMs }. */
+static napi_status string_result(napi_env env, result_t *out, napi_value *text);
+
+/* Runs the job and wraps the result as { result, computeMs, convertMs }: result a string, or with
+ * budget.bufferHeadroom a Uint8Array over the digits. */
 static napi_value finish(napi_env env, const job_t *job) {
   result_t out;
   memset(&out, 0, sizeof out);
   const char *error = run_guarded(job, &out);
   if (error != NULL) return throw_outcome(env, error);
 
+  napi_value text = NULL;
+  if (job->as_buffer) {
+    /* A Uint8Array over exactly the digits; the headroom in front of it is the caller's. */
+    napi_value arraybuffer;
+    CHECK(napi_get_typedarray_info(env, out.buffer, NULL, NULL, NULL, &arraybuffer, NULL));
+    CHECK(napi_create_typedarray(env, napi_uint8_array, out.length, arraybuffer, job->headroom, &text));
+  } else {
+    CHECK(string_result(env, &out, &text));
+  }
+
+  napi_value object;
+  CHECK(napi_create_object(env, &object));
+  CHECK(napi_set_named_property(env, object, "result", text));
+  if (set_number(env, object, "computeMs", out.compute_ms) == NULL) return throw_pending(env);
+  if (set_number(env, object, "convertMs", out.convert_ms) == NULL) return throw_pending(env);
+  return object;
+}
+
+/* The digits as a JS string: adopted as an external string when long, copied when short. */
+static napi_status string_result(napi_env env, result_t *out_, napi_value *text_) {
+  result_t out = *out_;
   napi_value text = NULL;
   bool copied = true;
   napi_status status;
@@ -553,14 +612,8 @@ static napi_value finish(napi_env env, const job_t *job) {
   }
   /* On failure (a terminating thread, a string too long) nothing adopted the buffer either. */
   if (status != napi_ok || copied) result_free(out.text, out.capacity);
-  if (status != napi_ok) return throw_pending(env);
-
-  napi_value object;
-  CHECK(napi_create_object(env, &object));
-  CHECK(napi_set_named_property(env, object, "result", text));
-  if (set_number(env, object, "computeMs", out.compute_ms) == NULL) return throw_pending(env);
-  if (set_number(env, object, "convertMs", out.convert_ms) == NULL) return throw_pending(env);
-  return object;
+  *text_ = text;
+  return status;
 }
 
 /* fibonacci(n, budget?) */

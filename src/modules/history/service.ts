@@ -13,8 +13,11 @@ export interface MathCallRecord {
   userId: string
   operation: MathOperation
   input: Record<string, number | string>
-  /** The full decimal result; absent when the call was refused. */
-  result?: string
+  /**
+   * The full decimal result (a big one as bytes, one per character); absent when the call was refused.
+   * Only its preview is stored.
+   */
+  result?: string | Buffer
   digits?: number
   exact?: boolean
   cached: boolean
@@ -26,7 +29,12 @@ const PREVIEW_WHOLE_MAX = 64
 const PREVIEW_EDGE = 24
 
 /** The whole result when short, otherwise its first and last digits around an ellipsis. */
-export function previewOf(result: string): string {
+export function previewOf(result: string | Buffer): string {
+  if (typeof result !== 'string') {
+    if (result.length <= PREVIEW_WHOLE_MAX) return result.toString('latin1')
+    const end = result.length
+    return `${result.toString('latin1', 0, PREVIEW_EDGE)}…${result.toString('latin1', end - PREVIEW_EDGE, end)}`
+  }
   if (result.length <= PREVIEW_WHOLE_MAX) return result
   return `${result.slice(0, PREVIEW_EDGE)}…${result.slice(-PREVIEW_EDGE)}`
 }

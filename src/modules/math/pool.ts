@@ -8,6 +8,7 @@ import {
   type EnginePreference,
   engineInfo,
   type MathJob,
+  type MathJobBytes,
   type MathJobResult,
   selectEngine,
 } from './engine/index.js'
@@ -52,7 +53,7 @@ const workerFile = fileURLToPath(new URL(`./engine/worker.${fromSource ? 'ts' : 
  * Every failure leaves as a ComputeError saying which.
  */
 export class MathPool {
-  private readonly pool: Piscina<WorkerTask, MathJobResult>
+  private readonly pool: Piscina<WorkerTask, MathJobResult | MathJobBytes>
   /** The engine every thread of this pool uses (selected here first, so a missing addon fails at start). */
   readonly engine: EngineInfo
   private readonly workers = new Map<number, PiscinaWorker>()
@@ -146,7 +147,11 @@ export class MathPool {
     }
   }
 
-  async run(job: MathJob): Promise<MathJobResult> {
+  /**
+   * A result of BYTES_MIN_CHARS characters or more comes as bytes (MathJobBytes): its digits and its cache
+   * entry, moved from the worker's thread without a copy.
+   */
+  async run(job: MathJob): Promise<MathJobResult | MathJobBytes> {
     const { workers, queueMax, timeoutMs } = this.options
     if (this.admitted >= workers + queueMax) {
       throw new ComputeError('saturated', 'The compute pool is saturated; retry shortly')
@@ -155,7 +160,11 @@ export class MathPool {
     const deadline = AbortSignal.timeout(timeoutMs)
     try {
       const task: WorkerTask = { job, deadline: Date.now() + timeoutMs }
-      return await this.pool.run(task, { signal: deadline })
+      const done = await this.pool.run(task, { signal: deadline })
+      if (!('entry' in done)) return done
+      // Views arrive as plain Uint8Arrays over the moved ArrayBuffer: seen as Buffers again, not copied.
+      const view = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)
+      return { ...done, entry: view(done.entry), result: view(done.result) }
     } catch (error) {
       // The engine's own codes cross the thread boundary as cause.code; Node's for a worker out of heap.
       const code = engineErrorCode(error) ?? (error as { code?: unknown } | null)?.code

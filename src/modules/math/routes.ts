@@ -9,6 +9,9 @@ import { mathSerializerCompiler } from './result-json.js'
 import { MathResult, NBody, NParams, PowerBody, PowerQuery } from './schemas.js'
 import type { MathService, MathResult as Result } from './service.js'
 
+/** A result as the response schema types it: the digits as text. */
+type ResultText = Result & { result: string }
+
 /** Three operands of at most ~10,000 characters each fit with room to spare. */
 export const MATH_BODY_LIMIT_BYTES = 65_536
 
@@ -34,19 +37,23 @@ const CHUNK_CHARS = 65_536
 /**
  * The same JSON document the response schema would produce, written piece by piece. Only exact results
  * are this long, and their text is digits and a sign: no character needs escaping, and one character is
- * one byte.
+ * one byte. A result held as bytes (engine/entry.ts) goes to the socket as it is, without a copy: writing
+ * a buffer does not hold the event loop (the kernel takes what fits, libuv the rest as the socket drains).
  */
-function send(reply: FastifyReply, answer: Result): Result | FastifyReply {
+function send(reply: FastifyReply, answer: Result): ResultText | FastifyReply {
   const { operation, input, result, exact, digits, cached, computeMs } = answer
-  if (result.length <= STREAM_ABOVE_CHARS || !exact) return answer
+  if (typeof result === 'string' && (result.length <= STREAM_ABOVE_CHARS || !exact))
+    return { ...answer, result }
   const head = Buffer.from(`${JSON.stringify({ operation, input }).slice(0, -1)},"result":"`)
   const tail = Buffer.from(`",${JSON.stringify({ exact, digits, cached, computeMs }).slice(1)}`)
   async function* pieces() {
     yield head
-    for (let at = 0; at < result.length; at += CHUNK_CHARS) {
-      yield Buffer.from(result.slice(at, at + CHUNK_CHARS), 'latin1')
-      await nextTurn()
-    }
+    if (typeof result !== 'string') yield result
+    else
+      for (let at = 0; at < result.length; at += CHUNK_CHARS) {
+        yield Buffer.from(result.slice(at, at + CHUNK_CHARS), 'latin1')
+        await nextTurn()
+      }
     yield tail
   }
   return reply

@@ -8,9 +8,12 @@ import type { HistoryService } from '../history/service.js'
 import { ComputeError } from './compute-error.js'
 import { costMicros, INLINE_BUDGET_MICROS } from './cost.js'
 import {
+  decodeEntry,
+  entryHeader,
   factorialDigits,
   fibonacciDigits,
   type MathJob,
+  type MathJobBytes,
   type MathJobResult,
   powerDigits,
   powerFloat,
@@ -28,7 +31,8 @@ export interface MathLimits {
 export interface MathResult {
   operation: MathOperation
   input: Record<string, number | string>
-  result: string
+  /** The digits; a big result as the bytes it was computed into or cached as (one byte per character). */
+  result: string | Buffer
   exact: boolean
   digits: number
   cached: boolean
@@ -47,26 +51,17 @@ type Integer = Extract<Operand, { kind: 'integer' }>
 const cacheKey = (key: string) =>
   `v1:${key.length > 200 ? `sha256:${createHash('sha256').update(key).digest('base64url')}` : key}`
 
-const totalMs = (result: MathJobResult) => Math.round((result.computeMs + result.convertMs) * 1000) / 1000
+const totalMs = (result: { computeMs: number; convertMs: number }) =>
+  Math.round((result.computeMs + result.convertMs) * 1000) / 1000
 
 /**
- * Cached form: a header line with exact/digits/computeMs, then the decimal result. The concatenation is
- * lazy in V8 (a rope); the first read of a cached entry flattens it, an O(size) copy paid once per entry
- * (~1 ms per million digits). The request that computed a result reads it from the job, not from here.
+ * Cached form (engine/entry.ts): a header line with exact/digits/computeMs, then the decimal result. A big
+ * result arrives from its worker already in this form, as bytes, and is cached as they are; a small one is
+ * encoded here as a string (the concatenation is lazy in V8, a rope, flattened by its first reader).
  */
-function encode(result: MathJobResult): string {
-  return `${result.exact ? 1 : 0} ${result.digits} ${totalMs(result)}\n${result.result}`
-}
-
-function decode(value: string): Omit<MathJobResult, 'convertMs'> {
-  const newline = value.indexOf('\n')
-  const [exact, digits, computeMs] = value.slice(0, newline).split(' ')
-  return {
-    exact: exact === '1',
-    digits: Number(digits),
-    computeMs: Number(computeMs),
-    result: value.slice(newline + 1),
-  }
+function encode(result: MathJobResult | MathJobBytes): string | Buffer {
+  if ('entry' in result) return result.entry
+  return `${entryHeader({ ...result, totalMs: totalMs(result) })}${result.result}`
 }
 
 /** A double result as the engine prints one: shortest round-trip text, significand digits counted. */
@@ -91,7 +86,7 @@ interface Plan {
 
 export interface MathServiceDeps {
   pool: MathPool
-  cache: TwoTierCache
+  cache: TwoTierCache<string | Buffer>
   history: HistoryService
   limits: MathLimits
   registry: Registry
@@ -120,7 +115,11 @@ export function createMathService({ pool, cache, history, limits, registry, slot
     registers: [registry],
   })
 
-  async function run(actor: AuthUser, operation: MathOperation, plan: Plan): Promise<MathJobResult> {
+  async function run(
+    actor: AuthUser,
+    operation: MathOperation,
+    plan: Plan,
+  ): Promise<MathJobResult | MathJobBytes> {
     if (plan.direct) return plan.direct()
     const job = plan.job!
     if (plan.micros <= INLINE_BUDGET_MICROS) {
@@ -147,8 +146,8 @@ export function createMathService({ pool, cache, history, limits, registry, slot
     key: string,
     plan: () => Plan,
   ): Promise<MathResult> {
-    let outcome: { value: string; source: string }
-    let computed: MathJobResult | undefined
+    let outcome: { value: string | Buffer; source: string }
+    let computed: MathJobResult | MathJobBytes | undefined
     try {
       const planned = plan()
       outcome = await cache.getOrCompute(cacheKey(key), async () => {
@@ -165,7 +164,7 @@ export function createMathService({ pool, cache, history, limits, registry, slot
     }
     const cached = outcome.source !== 'computed'
     const { result, exact, digits, computeMs } =
-      !cached && computed ? { ...computed, computeMs: totalMs(computed) } : decode(outcome.value)
+      !cached && computed ? { ...computed, computeMs: totalMs(computed) } : decodeEntry(outcome.value)
     computations.inc({ operation, cached: String(cached) })
     if (!cached) computeSeconds.observe({ operation }, computeMs / 1000)
     await history.record({

@@ -20,14 +20,30 @@ export interface GmpCallResult {
   convertMs: number
 }
 
+/** With bufferHeadroom the digits come as bytes, written by GMP straight into memory V8 owns. */
+export interface GmpBytesBudget extends ComputeBudget {
+  /** Bytes left free in the same ArrayBuffer in front of the digits (0–4096). */
+  bufferHeadroom: number
+}
+
+export interface GmpBytesResult {
+  result: Uint8Array
+  computeMs: number
+  convertMs: number
+}
+
 /** The addon's surface (native/gmp/index.d.ts), restated so that typechecking never needs it built. */
 export interface GmpAddon {
   version: string
   cancellable: boolean
   maxResultDigits: number
+  fibonacci(n: number, budget: GmpBytesBudget): GmpBytesResult
   fibonacci(n: number, budget?: ComputeBudget): GmpCallResult
+  factorial(n: number, budget: GmpBytesBudget): GmpBytesResult
   factorial(n: number, budget?: ComputeBudget): GmpCallResult
+  power(base: string, exponent: string, budget: GmpBytesBudget): GmpBytesResult
   power(base: string, exponent: string, budget?: ComputeBudget): GmpCallResult
+  powerMod(base: string, exponent: string, modulus: string, budget: GmpBytesBudget): GmpBytesResult
   powerMod(base: string, exponent: string, modulus: string, budget?: ComputeBudget): GmpCallResult
   stats(): { blocks: number; bytes: number }
 }

@@ -1,4 +1,12 @@
-import { activeEngine, type ComputeBudget, type GmpAddon, type GmpCallResult } from './backend.js'
+import {
+  activeEngine,
+  type ComputeBudget,
+  type GmpAddon,
+  type GmpBytesBudget,
+  type GmpBytesResult,
+  type GmpCallResult,
+} from './backend.js'
+import { BYTES_MIN_CHARS, entryCopied, entryInPlace, HEADER_ROOM } from './entry.js'
 import { factorial } from './factorial.js'
 import { fibonacci } from './fibonacci.js'
 import { powerExact, powerFloat, powerMod } from './power.js'
@@ -15,6 +23,7 @@ export {
   loadGmp,
   selectEngine,
 } from './backend.js'
+export { BYTES_MIN_CHARS, type DecodedEntry, decodeEntry, entryHeader } from './entry.js'
 export { factorialDigits, fibonacciDigits, powerDigits } from './estimate.js'
 export { factorial } from './factorial.js'
 export { fibonacci } from './fibonacci.js'
@@ -145,5 +154,73 @@ export function computeGmp(gmp: GmpAddon, job: MathJob, budget?: ComputeBudget):
     }
     default:
       return computeJs(job)
+  }
+}
+
+/**
+ * A result of at least BYTES_MIN_CHARS characters as a worker hands it over: `entry` is the cache's entry
+ * for it (entry.ts) and `result` the digits inside it, both views of one ArrayBuffer that is transferred
+ * to the caller's thread, not copied.
+ */
+export interface MathJobBytes extends Omit<MathJobResult, 'result'> {
+  result: Buffer
+  entry: Buffer
+}
+
+const totalOf = (r: { computeMs: number; convertMs: number }): number =>
+  Math.round((r.computeMs + r.convertMs) * 1000) / 1000
+
+/**
+ * compute(), for a worker: a big result comes as bytes. On GMP the digits are written once, by GMP, into
+ * the buffer that leaves the thread; on the JavaScript engine the string is copied into one (once, where
+ * postMessage would copy it twice).
+ */
+export function computeForTransfer(job: MathJob, budget?: ComputeBudget): MathJobResult | MathJobBytes {
+  const { gmp } = activeEngine()
+  if (!gmp) {
+    const result = computeJs(job)
+    if (result.result.length < BYTES_MIN_CHARS) return result
+    const entry = entryCopied(result.result, { ...result, totalMs: totalOf(result) })
+    return { ...result, entry, result: entry.subarray(entry.length - result.result.length) }
+  }
+  const bytes = computeGmpBytes(gmp, job, { ...budget, bufferHeadroom: HEADER_ROOM })
+  if (bytes === undefined) return computeJs(job)
+  const { result, computeMs, convertMs } = bytes
+  if (result.length < BYTES_MIN_CHARS) {
+    return exactResult({
+      result: Buffer.from(result.buffer, result.byteOffset, result.length).toString('latin1'),
+      computeMs,
+      convertMs,
+    })
+  }
+  const meta = {
+    exact: true,
+    digits: result.length - (result[0] === 0x2d ? 1 : 0),
+    computeMs: roundMs(computeMs),
+    convertMs: roundMs(convertMs),
+  }
+  const entry = entryInPlace(result, { ...meta, totalMs: totalOf(meta) })
+  return { ...meta, entry, result: entry.subarray(entry.length - result.length) }
+}
+
+/** The addon's call for an integer job, as bytes; undefined for a job that goes through doubles. */
+function computeGmpBytes(gmp: GmpAddon, job: MathJob, budget: GmpBytesBudget): GmpBytesResult | undefined {
+  switch (job.op) {
+    case 'fibonacci':
+      return gmp.fibonacci(job.n, budget)
+    case 'factorial':
+      return gmp.factorial(job.n, budget)
+    case 'power': {
+      const { base, exponent, modulus } = job
+      const integers = INTEGER.test(base) && INTEGER.test(exponent)
+      if (modulus !== undefined) {
+        if (!integers || !INTEGER.test(modulus)) throw new RangeError('modular power needs integer operands')
+        return gmp.powerMod(base, exponent, modulus, budget)
+      }
+      if (integers && !NEGATIVE.test(exponent)) return gmp.power(base, exponent, budget)
+      return undefined
+    }
+    default:
+      return undefined
   }
 }

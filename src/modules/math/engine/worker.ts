@@ -1,8 +1,9 @@
 import { constants, setPriority } from 'node:os'
 import { getHeapStatistics } from 'node:v8'
 import { parentPort, threadId, workerData } from 'node:worker_threads'
+import { move, transferableSymbol, valueSymbol } from 'piscina'
 import { type ComputeBudget, type EnginePreference, selectEngine } from './backend.js'
-import { compute, type MathJob, type MathJobResult } from './index.js'
+import { computeForTransfer, type MathJob, type MathJobBytes, type MathJobResult } from './index.js'
 import { prepareDecimalTables } from './to-decimal.js'
 
 // On Linux a thread has a nice value of its own: computing threads yield the CPU to the event loop, which
@@ -59,15 +60,24 @@ if (settings?.engine && selectEngine(settings.engine).name === 'js' && settings.
   prepareDecimalTables(settings.prepareDigits)
 }
 
-/** Piscina entry point: one job per task (a bare MathJob runs without a deadline). */
-export default function run(task: WorkerTask | MathJob): MathJobResult {
+/**
+ * Piscina entry point: one job per task (a bare MathJob runs without a deadline). A big result leaves as
+ * bytes whose ArrayBuffer is transferred to the pool's thread (MathJobBytes), not copied.
+ */
+export default function run(task: WorkerTask | MathJob): MathJobResult | MathJobBytes {
   const { job, deadline } = 'job' in task ? task : { job: task, deadline: undefined }
   const budget: ComputeBudget = {}
   if (settings?.memoryLimitBytes) budget.memoryLimitBytes = settings.memoryLimitBytes
   // The pool's own timer answers the caller; this one frees the thread, which GMP would otherwise hold.
   if (deadline !== undefined) budget.timeoutMs = Math.max(1, deadline - Date.now())
   try {
-    return compute(job, budget)
+    const result = computeForTransfer(job, budget)
+    if (!('entry' in result)) return result
+    // piscina's Transferable: the value is cloned with this ArrayBuffer moved, so both views arrive intact.
+    return move({
+      [transferableSymbol]: [result.entry.buffer],
+      [valueSymbol]: result,
+    }) as unknown as MathJobBytes
   } catch (error) {
     const code = (error as { code?: unknown }).code
     if (typeof code !== 'string' || !code.startsWith('ERR_MATH_') || code === 'ERR_MATH_RANGE') throw error
