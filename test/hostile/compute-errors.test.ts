@@ -291,9 +291,11 @@ describeEachBackend('one caller cannot take every worker', (backend) => {
       await slotsAre(1, 0)
       const hogSecond = t.app.inject({ url: '/api/v1/math/fibonacci/400000', headers: hog.headers })
       await slotsAre(1, 1)
-      const bystander = t.app.inject({ url: '/api/v1/math/fibonacci/400001', headers: other.headers })
-      const first = await Promise.race([hogSecond.then(() => 'hog'), bystander.then(() => 'bystander')])
-      expect(first).toBe('bystander')
+      // Another caller is admitted to the pool at once, while the hog's second still waits behind its first.
+      // (Which answer arrives first is not asserted: that also depends on when the second worker thread has
+      // finished starting, which no gauge shows; under load in CI it sometimes had not.)
+      const bystander = t.app.inject({ url: '/api/v1/math/fibonacci/2000001', headers: other.headers })
+      await slotsAre(2, 1)
       expect((await bystander).statusCode).toBe(200)
       // Small work never waits: it does not use the pool.
       expect(
