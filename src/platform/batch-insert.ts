@@ -2,7 +2,6 @@ import type SQLite from 'better-sqlite3'
 import type { Insertable } from 'kysely'
 import type { DatabaseHandle } from './database.js'
 import type { Database } from './db-schema.js'
-import { DependencyUnavailableError } from './errors.js'
 
 /** Rows for one table, typed by that table's Insertable, exactly as Kysely's insertInto would take them. */
 export type TableRows = {
@@ -100,22 +99,7 @@ export function createBatchInsert(database: DatabaseHandle): BatchInsert {
         }),
       ),
     )
-    // A checked-out client and the promise form of query(), not pool.query(): pool.query passes a callback,
-    // which bypasses the per-connection query timeout (database.ts), so a black-holed server held the batch
-    // (and every caller in it) until the network gave up.
-    const client = await raw.pool.connect().catch((error: unknown) => {
-      throw new DependencyUnavailableError('database', { cause: error })
-    })
-    let failure: unknown
-    try {
-      await client.query({ ...statement, values })
-    } catch (error) {
-      failure = error
-      throw error
-    } finally {
-      // A connection that failed under us is discarded rather than returned to the pool.
-      client.release(failure instanceof DependencyUnavailableError ? failure : undefined)
-    }
+    await raw.query({ ...statement, values })
   }
 }
 

@@ -20,7 +20,15 @@ const QUERY_TIMEOUT_MS = 6_000
  */
 export type RawDriver =
   | { dialect: 'sqlite'; sqlite: SQLite.Database }
-  | { dialect: 'postgres'; pool: pg.Pool }
+  | {
+      dialect: 'postgres'
+      /**
+       * One statement on a pooled connection, with the same guards as Kysely's queries: the client-side
+       * query timeout, and DependencyUnavailableError when no connection can be had or the one used died
+       * (a dead connection is discarded, not returned to the pool).
+       */
+      query(config: pg.QueryConfig): Promise<pg.QueryResult>
+    }
 
 export interface DatabaseHandle {
   readonly db: Kysely<Database>
@@ -139,7 +147,23 @@ function openPostgres(url: string, options: DatabaseOptions): DatabaseHandle {
     db,
     dialect: 'postgres',
     ...(schema ? { schema } : {}),
-    raw: { dialect: 'postgres', pool },
+    raw: {
+      dialect: 'postgres',
+      // A checked-out client and query()'s promise form: pool.query() passes a callback, which the timeout
+      // wrapper above does not see, so a black-holed server would hold the statement until the network gave up.
+      async query(config) {
+        const client = await connections.connect()
+        let failure: unknown
+        try {
+          return await client.query(config)
+        } catch (error) {
+          failure = error
+          throw error
+        } finally {
+          client.release(failure instanceof DependencyUnavailableError ? failure : undefined)
+        }
+      },
+    },
     async ping(timeoutMs = 2000) {
       await withTimeout(sql`select 1`.execute(db), timeoutMs, 'database ping timed out')
     },
