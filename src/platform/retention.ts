@@ -1,4 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
+import type { Kysely } from 'kysely'
+import type { Database } from './db-schema.js'
 import { uuidv7Floor } from './ids.js'
 
 /*
@@ -7,6 +9,21 @@ import { uuidv7Floor } from './ids.js'
  * go in small batches with a turn of the event loop between them, so neither a SQLite write (synchronous)
  * nor a PostgreSQL lock is held for long. Every instance may run it: deleting is idempotent.
  */
+
+/**
+ * A rule's prune step for a table keyed by UUIDv7: deletes up to `limit` of its oldest rows whose id sorts
+ * below `beforeId`, and resolves to how many it deleted.
+ */
+export async function deleteOldestBefore(
+  db: Kysely<Database>,
+  table: 'mathHistory' | 'events',
+  beforeId: string,
+  limit: number,
+): Promise<number> {
+  const oldest = db.selectFrom(table).select('id').where('id', '<', beforeId).orderBy('id').limit(limit)
+  const result = await db.deleteFrom(table).where('id', 'in', oldest).executeTakeFirst()
+  return Number(result.numDeletedRows)
+}
 
 export interface RetentionRule {
   /** For the log: 'history', 'events'. */

@@ -8,6 +8,7 @@ import {
   toBool,
   toIso,
 } from '../../platform/db-schema.js'
+import { deleteOldestBefore } from '../../platform/retention.js'
 
 /** How a long operand is stored: enough to recognise it (and check it against a copy), never all of it. */
 export interface OperandDigest {
@@ -58,16 +59,8 @@ export function createHistoryRepository(db: Kysely<Database>, batchInsert: Batch
     },
 
     /** Retention: deletes up to `limit` of the oldest rows whose id sorts below `beforeId`. */
-    async deleteBefore(beforeId: string, limit: number): Promise<number> {
-      const result = await db
-        .deleteFrom('mathHistory')
-        .where(
-          'id',
-          'in',
-          db.selectFrom('mathHistory').select('id').where('id', '<', beforeId).orderBy('id').limit(limit),
-        )
-        .executeTakeFirst()
-      return Number(result.numDeletedRows)
+    deleteBefore(beforeId: string, limit: number): Promise<number> {
+      return deleteOldestBefore(db, 'mathHistory', beforeId, limit)
     },
 
     /** Newest first; ids are UUIDv7, so id order is time order and each filter has an index ending in id. */

@@ -3,6 +3,7 @@ import type { Database, EventsTable, Executor, Role } from '../db-schema.js'
 import { toIso } from '../db-schema.js'
 import { uuidv7 } from '../ids.js'
 import { type RequestActor, requestContext } from '../request-context.js'
+import { deleteOldestBefore } from '../retention.js'
 
 export type EventType =
   | 'user.registered'
@@ -131,16 +132,8 @@ export function createOutboxStore(db: Kysely<Database>) {
      * Without a broker nothing is ever delivered: events older than the retention (id below `beforeId`,
      * delivered or not) go, up to `limit` of the oldest per call.
      */
-    async deleteBefore(beforeId: string, limit: number): Promise<number> {
-      const result = await db
-        .deleteFrom('events')
-        .where(
-          'id',
-          'in',
-          db.selectFrom('events').select('id').where('id', '<', beforeId).orderBy('id').limit(limit),
-        )
-        .executeTakeFirst()
-      return Number(result.numDeletedRows)
+    deleteBefore(beforeId: string, limit: number): Promise<number> {
+      return deleteOldestBefore(db, 'events', beforeId, limit)
     },
 
     /** How many wait, and since when: one pass over the pending end of the index. */
