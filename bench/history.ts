@@ -26,7 +26,7 @@ const WRITES = 10_000
 /** What the history write costs a busy server: the service's group commit against an insert per call. */
 async function measureWrites(repository: ReturnType<typeof createHistoryRepository>, userId: string) {
   const call = {
-    userId,
+    actor: { id: userId, role: 'user' as const },
     operation: 'fibonacci' as const,
     input: { n: 1 },
     result: '1',

@@ -51,7 +51,7 @@ import { runWithRequestContext } from './platform/request-context.js'
 import { Retention, type RetentionRule } from './platform/retention.js'
 import { allNamedSchemas } from './platform/schemas.js'
 import { registerSecurityHeaders } from './platform/security-headers.js'
-import { createTransactor } from './platform/transactions.js'
+import { createWrites } from './platform/transactions.js'
 import { UserStateCache } from './platform/user-state-cache.js'
 import { registerBodyParsers, validatorCompiler } from './platform/validation.js'
 import { DEFAULT_WEB_ROOT, registerWebUi } from './platform/web-ui.js'
@@ -92,7 +92,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     throw error
   }
 
-  const transact = createTransactor(database.db, database.dialect)
+  const writes = createWrites(database.db, database.dialect)
   const idempotency = createIdempotency({ db: database.db, secret: config.jwtSecret, log })
   const usersRepository = createUsersRepository(database.db)
   const refreshTokens = createRefreshTokensRepository(database.db)
@@ -147,7 +147,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     setInterval(sweepUploads, TOKEN_PRUNE_INTERVAL_MS).unref(),
   ]
   const files = createFilesService({
-    transact,
+    writes,
     dialect: database.dialect,
     files: createFilesRepository(database.db),
     storage,
@@ -215,7 +215,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     idempotency,
     users: createUsersService({
       db: database.db,
-      transact,
+      writes,
       dialect: database.dialect,
       users: usersRepository,
       refreshTokens,
@@ -251,12 +251,12 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       ),
     }),
     products: createProductsService({
-      transact,
+      writes,
       products: createProductsRepository(database.db),
       cache: cacheNamed('products'),
       versions: new NamespaceVersions({ db: database.db, ...(redis ? { redis } : {}) }),
     }),
-    tasks: createTasksService({ transact, tasks: createTasksRepository(database.db) }),
+    tasks: createTasksService({ writes, tasks: createTasksRepository(database.db) }),
     async close() {
       clearInterval(pruneExpiredTokens)
       for (const timer of uploadSweeps) clearTimeout(timer)

@@ -10,7 +10,7 @@ import { LRUCache } from 'lru-cache'
 import type { Role } from './db-schema.js'
 import { DomainError, forbidden, unauthorized } from './errors.js'
 import type { Metrics } from './metrics.js'
-import { bindActor } from './request-context.js'
+import { bindCaller } from './request-context.js'
 import type { UserState, UserStateCache } from './user-state-cache.js'
 
 export interface AuthUser {
@@ -18,13 +18,13 @@ export interface AuthUser {
   role: Role
 }
 
-/** A verified caller with the token version its token carries. */
+/** A verified caller with the token version its token carries (write transactions re-check it). */
 export type VerifiedUser = AuthUser & { tokenVersion: number }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by `authenticate`; undefined on public routes. */
-    user?: AuthUser
+    /** Set by `authenticate`; undefined on public routes. Read it with `currentUser(request)`. */
+    user?: VerifiedUser
   }
   interface FastifyInstance {
     authenticate: onRequestHookHandler
@@ -187,15 +187,15 @@ export function registerAuthHooks(app: FastifyInstance, tokens: AccessTokens, me
     }
     if (user instanceof Promise) {
       user.then((loaded) => {
-        request.user = { id: loaded.id, role: loaded.role }
-        bindActor(loaded)
+        request.user = loaded
+        bindCaller(loaded.id)
         done()
       }, done)
       return
     }
-    request.user = { id: user.id, role: user.role }
-    // Write transactions check the caller still has this state when they commit (platform/transactions.ts).
-    bindActor(user)
+    // Services get it as their actor; write transactions check the caller still has this state when they commit.
+    request.user = user
+    bindCaller(user.id)
     done()
   }
   app.decorate('authenticate', authenticate)
@@ -208,7 +208,16 @@ export function registerAuthHooks(app: FastifyInstance, tokens: AccessTokens, me
   })
 }
 
-export function currentUser(request: FastifyRequest): AuthUser {
+/** The caller of a route behind `authenticate`: who every service call of that route is made for. */
+export function currentUser(request: FastifyRequest): VerifiedUser {
   if (!request.user) throw new DomainError('unauthorized', 'Authentication required')
   return request.user
+}
+
+/**
+ * Every route of the plugin it is called in requires a bearer token: one hook for the plugin instead of
+ * one per route. Call it first, before the plugin's routes and before other onRequest hooks.
+ */
+export function requireAuthentication(app: FastifyInstance): void {
+  app.addHook('onRequest', app.authenticate)
 }

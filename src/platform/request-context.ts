@@ -1,12 +1,4 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { Role } from './db-schema.js'
-
-export interface RequestActor {
-  userId: string | null
-  role: Role | null
-  /** The token version the caller's access token was verified against (write transactions re-check it). */
-  tokenVersion?: number
-}
 
 /** An Idempotency-Key this request carries, waiting for the transaction that creates what it names. */
 export interface PendingIdempotency {
@@ -25,16 +17,19 @@ export interface RequestContext {
   readonly requestId: string
   /** The client's address (after TRUST_PROXY): who an anonymous request is charged to. */
   readonly clientAddress?: string
-  /** Set once the request has authenticated; mutated in place so later hooks and handlers see it. */
-  actor?: RequestActor
+  /**
+   * The authenticated caller's id, set in place once known: only to charge shared resources (the Redis
+   * cache budget). Who a write is done for is passed explicitly as its actor, never read from here.
+   */
+  userId?: string
   idempotency?: PendingIdempotency
 }
 
 const storage = new AsyncLocalStorage<RequestContext>()
 
 /**
- * What every write needs to say who and which request caused it (the outbox), without threading a
- * request through each service signature.
+ * Request metadata that deep layers need without being business data: the request id events carry, the
+ * client address and user id shared budgets are charged to, and the pending Idempotency-Key.
  */
 export function runWithRequestContext(context: RequestContext, next: () => void): void {
   storage.run(context, next)
@@ -50,17 +45,13 @@ export function requestContext(): RequestContext | undefined {
  */
 export function currentCaller(): string {
   const context = storage.getStore()
-  if (context?.actor?.userId) return `user:${context.actor.userId}`
+  if (context?.userId) return `user:${context.userId}`
   if (context?.clientAddress) return `ip:${context.clientAddress}`
   return 'service'
 }
 
-export function bindActor(user: { id: string; role: Role; tokenVersion?: number }): void {
+/** Records who the current request is charged to, once authentication has named them. */
+export function bindCaller(userId: string): void {
   const context = storage.getStore()
-  if (context)
-    context.actor = {
-      userId: user.id,
-      role: user.role,
-      ...(user.tokenVersion !== undefined ? { tokenVersion: user.tokenVersion } : {}),
-    }
+  if (context) context.userId = userId
 }

@@ -1,9 +1,16 @@
 import type { Kysely, Transaction } from 'kysely'
+import type { AuthUser } from './auth.js'
 import type { Dialect } from './database.js'
 import { type Database, toBool } from './db-schema.js'
 import { unauthorized } from './errors.js'
+import { appendEvent, type EventType } from './events/outbox.js'
 import { claimIdempotencyKey } from './idempotency.js'
-import { requestContext } from './request-context.js'
+
+/**
+ * Who a write is done for: the authenticated caller (with the token version their token was verified
+ * against, which the write re-checks), or null for the service itself (start-up, CLI, sign-up).
+ */
+export type Actor = AuthUser & { tokenVersion?: number }
 
 /**
  * How a write transaction holds the caller's user row until it commits (PostgreSQL; SQLite runs one write
@@ -24,14 +31,11 @@ export type CallerLock = 'share' | 'update' | 'held'
 export async function confirmCaller(
   trx: Transaction<Database>,
   dialect: Dialect,
+  actor: Actor | null,
   lock: CallerLock = 'share',
 ): Promise<void> {
-  const actor = requestContext()?.actor
-  if (!actor?.userId || actor.tokenVersion === undefined) return
-  let query = trx
-    .selectFrom('users')
-    .select(['role', 'isActive', 'tokenVersion'])
-    .where('id', '=', actor.userId)
+  if (!actor || actor.tokenVersion === undefined) return
+  let query = trx.selectFrom('users').select(['role', 'isActive', 'tokenVersion']).where('id', '=', actor.id)
   if (dialect === 'postgres' && lock !== 'held')
     query = lock === 'update' ? query.forUpdate() : query.forShare()
   const row = await query.executeTakeFirst()
@@ -51,20 +55,56 @@ export interface WriteOptions<T> {
   receipt?: (result: T) => unknown
 }
 
-/** Write transactions of a request: caller confirmed under lock, idempotency key taken and answered. */
-export function createTransactor(db: Kysely<Database>, dialect: Dialect) {
-  return function transact<T>(
+/** What a write records about itself in the outbox, decided from what it wrote. */
+export interface EventOf {
+  type: EventType
+  data: Record<string, unknown>
+}
+
+/**
+ * Every write transaction of the service goes through here: the caller confirmed under lock, the
+ * Idempotency-Key taken and answered, and the event written in the same transaction as the change.
+ */
+export function createWrites(db: Kysely<Database>, dialect: Dialect) {
+  function transact<T>(
+    actor: Actor | null,
     work: (trx: Transaction<Database>) => Promise<T>,
     options: WriteOptions<T> = {},
   ): Promise<T> {
     return db.transaction().execute(async (trx) => {
-      if (options.callerLock !== false) await confirmCaller(trx, dialect, options.callerLock ?? 'share')
+      if (options.callerLock !== false)
+        await confirmCaller(trx, dialect, actor, options.callerLock ?? 'share')
       const claim = options.receipt ? await claimIdempotencyKey(trx) : undefined
       const result = await work(trx)
       if (claim && options.receipt) await claim.complete(options.receipt(result))
       return result
     })
   }
+
+  /**
+   * A write and its event, committed or rolled back together. A write that finds nothing to change
+   * (resolves to undefined or false: a missing row, someone else's) records no event.
+   */
+  function withEvent<T>(
+    actor: Actor | null,
+    write: (trx: Transaction<Database>) => Promise<T>,
+    event: (result: NonNullable<T>) => EventOf,
+    options: WriteOptions<T> = {},
+  ): Promise<T> {
+    return transact(
+      actor,
+      async (trx) => {
+        const result = await write(trx)
+        if (result !== undefined && result !== null && result !== false) {
+          await appendEvent(trx, { ...event(result as NonNullable<T>), actor })
+        }
+        return result
+      },
+      options,
+    )
+  }
+
+  return { transact, withEvent }
 }
 
-export type Transact = ReturnType<typeof createTransactor>
+export type Writes = ReturnType<typeof createWrites>

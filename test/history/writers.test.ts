@@ -23,7 +23,7 @@ function heldRepository() {
 }
 
 const call = (n: number): MathCallRecord => ({
-  userId: '00000000-0000-7000-8000-000000000000',
+  actor: { id: '00000000-0000-7000-8000-000000000000', role: 'user' },
   operation: 'fibonacci',
   input: { n },
   result: '1',

@@ -93,7 +93,7 @@ describeEachBackend('products', (backend) => {
       expect(response.statusCode).toBe(201)
       const product = response.json()
       expect(product).toMatchObject(input)
-      expect(product.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(product.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
       expect(product.createdAt).toBe(product.updatedAt)
       expect(Object.keys(product).sort()).toEqual(
         ['category', 'createdAt', 'description', 'id', 'name', 'price', 'sku', 'stock', 'updatedAt'].sort(),

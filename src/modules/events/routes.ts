@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { requireAuthentication } from '../../platform/auth.js'
 import type { OutboxStore } from '../../platform/events/outbox.js'
 import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
 import { EventsPage, EventsQuery } from './schemas.js'
@@ -8,6 +9,7 @@ export interface EventsRoutesOptions {
 }
 
 export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = async (app, { outbox }) => {
+  requireAuthentication(app)
   app.get(
     '/events',
     {
@@ -21,7 +23,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
         querystring: EventsQuery,
         response: { 200: ref(EventsPage), ...problemResponses(400, 401, 403, 429) },
       },
-      onRequest: [app.authenticate, app.requireRole('admin')],
+      onRequest: app.requireRole('admin'),
     },
     async (request) => {
       const { after, limit } = request.query

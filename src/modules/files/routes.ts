@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import multipart, { type MultipartFile } from '@fastify/multipart'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { badRequest, DomainError } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
@@ -125,6 +126,7 @@ function matchesETag(header: string | undefined, etag: string): boolean {
 }
 
 export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async (app, options) => {
+  requireAuthentication(app)
   const { files, idempotency, maxUploadBytes } = options
   const tags = ['files']
   const security = AUTHENTICATED
@@ -154,7 +156,6 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         response: { 201: ref(FilePublic), ...problemResponses(400, 401, 409, 413, 415, 422, 429, 503) },
       },
       validatorCompiler: streamedBodyCompiler,
-      onRequest: app.authenticate,
     },
     async (request, reply) => {
       if (!request.isMultipart()) {
@@ -174,7 +175,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
             fingerprintStreamed: async () => identify(await receiveFile(request, maxUploadBytes)),
           },
           () =>
-            files.upload(request.user!, async () => {
+            files.upload(currentUser(request), async () => {
               const source = await receiveFile(request, maxUploadBytes)
               return keyed
                 ? identified(source, (parts) => idempotency.fingerprintStreamed(request, parts))
@@ -201,11 +202,10 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         querystring: FilesListQuery,
         response: { 200: ref(FilesPage), ...problemResponses(400, 401, 429) },
       },
-      onRequest: app.authenticate,
     },
     async (request) => {
       const { page, pageSize } = request.query
-      const { items, total } = await files.list(request.user!, (page - 1) * pageSize, pageSize)
+      const { items, total } = await files.list(currentUser(request), (page - 1) * pageSize, pageSize)
       return pageOf(items, total, request.query)
     },
   )
@@ -222,9 +222,8 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         params: IdParams,
         response: { 200: ref(FilePublic), ...problemResponses(400, 401, 404, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => files.get(request.user!, request.params.id),
+    async (request) => files.get(currentUser(request), request.params.id),
   )
 
   app.get(
@@ -244,10 +243,9 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
           ...problemResponses(400, 401, 404, 429),
         },
       },
-      onRequest: app.authenticate,
     },
     async (request, reply) => {
-      const { file, open } = await files.download(request.user!, request.params.id)
+      const { file, open } = await files.download(currentUser(request), request.params.id)
       const etag = `"${file.sha256}"`
       // Per-user content: browsers may keep it but must revalidate; shared caches must not keep it.
       reply.header('etag', etag).header('cache-control', 'private, no-cache')
@@ -284,10 +282,9 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
           ...problemResponses(400, 401, 404, 429),
         },
       },
-      onRequest: app.authenticate,
     },
     async (request, reply) => {
-      await files.delete(request.user!, request.params.id)
+      await files.delete(currentUser(request), request.params.id)
       return reply.code(204).send(null)
     },
   )

@@ -11,7 +11,7 @@ import type { Database } from '../../platform/db-schema.js'
 import { DomainError, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
-import type { Transact } from '../../platform/transactions.js'
+import type { Writes } from '../../platform/transactions.js'
 import type { FilesRepository, StoredFile } from './repository.js'
 import type { FilePublic } from './schemas.js'
 import type { FileStorage } from './storage.js'
@@ -165,7 +165,7 @@ function toPublic(file: StoredFile): FilePublic {
 }
 
 export interface FilesServiceDeps {
-  transact: Transact
+  writes: Writes
   dialect: Dialect
   files: FilesRepository
   storage: FileStorage
@@ -175,7 +175,7 @@ export interface FilesServiceDeps {
 }
 
 export function createFilesService(deps: FilesServiceDeps) {
-  const { transact, dialect, files, storage, maxUploadBytes, maxUserStorageBytes, log } = deps
+  const { writes, dialect, files, storage, maxUploadBytes, maxUserStorageBytes, log } = deps
 
   const quotaExceeded = () =>
     tooLarge(`Storing this file would exceed your storage quota of ${maxUserStorageBytes} bytes`)
@@ -229,7 +229,8 @@ export function createFilesService(deps: FilesServiceDeps) {
       try {
         // The caller's row is locked for update: their concurrent uploads and their deletion wait here, and
         // an account deleted meanwhile is a 401.
-        const stored = await transact(
+        const stored = await writes.transact(
+          actor,
           async (trx) => {
             // Again, now that the size is known, and under the owner's lock: concurrent uploads may have
             // used the room that was there when this one started.
@@ -301,11 +302,11 @@ export function createFilesService(deps: FilesServiceDeps) {
     /** The row goes first: bytes without a row are unreachable, a row without bytes would be a broken file. */
     async delete(actor: AuthUser, id: string): Promise<void> {
       const file = await findVisible(actor, id)
-      const deleted = await transact(async (trx) => {
-        if (!(await files.delete(id, trx))) return false
-        await appendEvent(trx, { type: 'file.deleted', actor, data: { fileId: id, ownerId: file.ownerId } })
-        return true
-      })
+      const deleted = await writes.withEvent(
+        actor,
+        (trx) => files.delete(id, trx),
+        () => ({ type: 'file.deleted', data: { fileId: id, ownerId: file.ownerId } }),
+      )
       if (!deleted) throw notFound('No such file')
       await removeBytes([file.storageKey])
     },

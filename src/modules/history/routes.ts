@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
 import { HistoryPage, HistoryQuery } from './schemas.js'
 import type { HistoryService } from './service.js'
@@ -7,6 +8,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ history: HistoryService 
   app,
   { history },
 ) => {
+  requireAuthentication(app)
   app.get(
     '/history',
     {
@@ -20,8 +22,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox<{ history: HistoryService 
         querystring: HistoryQuery,
         response: { 200: ref(HistoryPage), ...problemResponses(400, 401, 403, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => history.list(request.user!, request.query),
+    async (request) => history.list(currentUser(request), request.query),
   )
 }

@@ -10,7 +10,8 @@ import type { HistoryItem, HistoryRepository, OperandDigest, StoredInput } from 
 
 /** One math call, as the math service reports it. */
 export interface MathCallRecord {
-  userId: string
+  /** Whose call it was: the history row's owner and the event's actor. */
+  actor: AuthUser
   operation: MathOperation
   input: Record<string, number | string>
   /**
@@ -161,7 +162,7 @@ export function createHistoryService(
       const committed = writer.add({
         history: {
           id,
-          userId: call.userId,
+          userId: call.actor.id,
           operation: call.operation,
           input: JSON.stringify(input),
           resultPreview: call.result === undefined ? null : previewOf(call.result),
@@ -172,9 +173,10 @@ export function createHistoryService(
           status: call.status,
           createdAt: new Date().toISOString(),
         },
-        // Built now, not at write time: it must carry this request's id and caller.
+        // Built now, not at write time: it must carry this request's id.
         event: eventRow({
           type: 'math.computed',
+          actor: call.actor,
           data: {
             historyId: id,
             operation: call.operation,

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
+import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
 import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js'
 import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
@@ -63,6 +64,7 @@ function send(reply: FastifyReply, answer: Result): ResultText | FastifyReply {
 }
 
 export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = async (app, { math }) => {
+  requireAuthentication(app)
   // Numbers in these bodies are read from their source text, so none is rounded before it is judged.
   keepJsonNumberText(app)
   // Results of millions of digits must not be walked by a generic serializer (result-json.ts).
@@ -72,7 +74,6 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
     security: AUTHENTICATED,
     response: { 200: ref(MathResult), ...problemResponses(400, 401, 413, 422, 429, 503) },
   }
-  const onRequest = app.authenticate
   const bodyLimit = MATH_BODY_LIMIT_BYTES
 
   app.get(
@@ -86,10 +87,9 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         summary: 'Fibonacci number F(n), exact',
         params: NParams,
       },
-      onRequest,
     },
     async (request, reply) =>
-      send(reply, await math.fibonacci(request.user!, fromText(request.params.n, 'n', 'params'))),
+      send(reply, await math.fibonacci(currentUser(request), fromText(request.params.n, 'n', 'params'))),
   )
   app.post(
     '/math/fibonacci',
@@ -102,10 +102,10 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         summary: 'Fibonacci number F(n), exact',
         body: ref(NBody),
       },
-      onRequest,
       bodyLimit,
     },
-    async (request, reply) => send(reply, await math.fibonacci(request.user!, fromBody(request.body, 'n'))),
+    async (request, reply) =>
+      send(reply, await math.fibonacci(currentUser(request), fromBody(request.body, 'n'))),
   )
   app.get(
     '/math/factorial/:n',
@@ -118,10 +118,9 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         summary: 'Factorial n!, exact',
         params: NParams,
       },
-      onRequest,
     },
     async (request, reply) =>
-      send(reply, await math.factorial(request.user!, fromText(request.params.n, 'n', 'params'))),
+      send(reply, await math.factorial(currentUser(request), fromText(request.params.n, 'n', 'params'))),
   )
   app.post(
     '/math/factorial',
@@ -134,10 +133,10 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         summary: 'Factorial n!, exact',
         body: ref(NBody),
       },
-      onRequest,
       bodyLimit,
     },
-    async (request, reply) => send(reply, await math.factorial(request.user!, fromBody(request.body, 'n'))),
+    async (request, reply) =>
+      send(reply, await math.factorial(currentUser(request), fromBody(request.body, 'n'))),
   )
   app.get(
     '/math/power',
@@ -150,11 +149,10 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         summary: 'base^exponent: exact for integers (optionally mod modulus), IEEE double otherwise',
         querystring: PowerQuery,
       },
-      onRequest,
     },
     async (request, reply) => {
       const { base, exponent, modulus } = request.query
-      const answer = await math.power(request.user!, {
+      const answer = await math.power(currentUser(request), {
         base: fromText(base, 'base', 'querystring'),
         exponent: fromText(exponent, 'exponent', 'querystring'),
         modulus: modulus === undefined ? undefined : fromText(modulus, 'modulus', 'querystring'),
@@ -173,12 +171,11 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
         summary: 'base^exponent: exact for integers (optionally mod modulus), IEEE double otherwise',
         body: ref(PowerBody),
       },
-      onRequest,
       bodyLimit,
     },
     async (request, reply) => {
       const { body } = request
-      const answer = await math.power(request.user!, {
+      const answer = await math.power(currentUser(request), {
         base: fromBody(body, 'base'),
         exponent: fromBody(body, 'exponent'),
         modulus: body.modulus === undefined ? undefined : fromBody(body, 'modulus'),

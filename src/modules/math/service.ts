@@ -157,7 +157,7 @@ export function createMathService({ pool, cache, history, limits, registry, slot
     } catch (error) {
       const refusal = asRefusal(error)
       if (refusal) {
-        await history.record({ userId: actor.id, operation, input, cached: false, status: refusal.status })
+        await history.record({ actor, operation, input, cached: false, status: refusal.status })
         throw refusal.error
       }
       throw error
@@ -168,7 +168,7 @@ export function createMathService({ pool, cache, history, limits, registry, slot
     computations.inc({ operation, cached: String(cached) })
     if (!cached) computeSeconds.observe({ operation }, computeMs / 1000)
     await history.record({
-      userId: actor.id,
+      actor,
       operation,
       input,
       result,

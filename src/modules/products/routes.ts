@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { currentUser } from '../../platform/auth.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { AUTHENTICATED, IdParams, PUBLIC, problemResponses, ref } from '../../platform/schemas.js'
 import {
@@ -91,7 +92,9 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
       onRequest: adminOnly,
     },
     async (request, reply) =>
-      idempotency.respond(request, reply, { status: 201 }, () => products.create(request.body)),
+      idempotency.respond(request, reply, { status: 201 }, () =>
+        products.create(currentUser(request), request.body),
+      ),
   )
 
   app.put(
@@ -109,7 +112,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
       },
       onRequest: adminOnly,
     },
-    async (request) => products.replace(request.params.id, request.body),
+    async (request) => products.replace(currentUser(request), request.params.id, request.body),
   )
 
   app.patch(
@@ -127,7 +130,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
       },
       onRequest: adminOnly,
     },
-    async (request) => products.update(request.params.id, request.body),
+    async (request) => products.update(currentUser(request), request.params.id, request.body),
   )
 
   app.delete(
@@ -148,7 +151,7 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
       onRequest: adminOnly,
     },
     async (request, reply) => {
-      await products.delete(request.params.id)
+      await products.delete(currentUser(request), request.params.id)
       return reply.code(204).send(null)
     },
   )

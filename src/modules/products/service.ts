@@ -1,14 +1,14 @@
-import { randomUUID } from 'node:crypto'
-import type { Kysely } from 'kysely'
+import type { Transaction } from 'kysely'
 import type { TwoTierCache } from '../../platform/cache.js'
 import type { NamespaceVersions } from '../../platform/cache-versions.js'
 import { uniqueViolation } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
 import { toIso } from '../../platform/db-schema.js'
 import { badRequest, conflict, notFound } from '../../platform/errors.js'
-import { appendEvent, type EventType } from '../../platform/events/outbox.js'
-import { pageOf } from '../../platform/schemas.js'
-import type { Transact, WriteOptions } from '../../platform/transactions.js'
+import type { EventType } from '../../platform/events/outbox.js'
+import { uuidv7 } from '../../platform/ids.js'
+import { paginate } from '../../platform/pages.js'
+import type { Actor, WriteOptions, Writes } from '../../platform/transactions.js'
 import type { ProductFilter, ProductRow, ProductsRepository } from './repository.js'
 import type {
   Product,
@@ -64,33 +64,37 @@ async function skuConflictAware<T>(write: () => Promise<T>): Promise<T> {
 }
 
 export interface ProductsServiceDeps {
-  transact: Transact
+  writes: Writes
   products: ProductsRepository
   cache: TwoTierCache
   versions: NamespaceVersions
 }
 
-export function createProductsService({ transact, products, cache, versions }: ProductsServiceDeps) {
+export function createProductsService({ writes, products, cache, versions }: ProductsServiceDeps) {
   /**
    * The write, its event and the bump of the cached reads' version in one transaction (which also confirms
    * the caller is still an active admin); no row (a missing product) means no event and no bump. Once
    * committed, the new version is published, so the next read on any instance sees the write.
    */
   async function write(
+    actor: Actor,
     type: EventType,
     fields: string[] | undefined,
-    change: (trx: Kysely<Database>) => Promise<ProductRow | undefined>,
-    options: WriteOptions<{ row: ProductRow | undefined }> = {},
+    change: (trx: Transaction<Database>) => Promise<ProductRow | undefined>,
+    options: WriteOptions<{ row: ProductRow; version: number } | undefined> = {},
   ): Promise<Product> {
-    const { row, version } = await transact(async (trx) => {
-      const row = await change(trx)
-      if (!row) return { row }
-      await appendEvent(trx, { type, data: { productId: row.id, ...(fields ? { fields } : {}) } })
-      return { row, version: await versions.bump(trx, NAMESPACE) }
-    }, options)
-    if (!row) throw notFound('No such product')
-    if (version !== undefined) await versions.publish(NAMESPACE, version)
-    return toProduct(row)
+    const written = await writes.withEvent(
+      actor,
+      async (trx) => {
+        const row = await change(trx)
+        return row && { row, version: await versions.bump(trx, NAMESPACE) }
+      },
+      ({ row }) => ({ type, data: { productId: row.id, ...(fields ? { fields } : {}) } }),
+      options,
+    )
+    if (!written) throw notFound('No such product')
+    await versions.publish(NAMESPACE, written.version)
+    return toProduct(written.row)
   }
 
   /*
@@ -129,22 +133,16 @@ export function createProductsService({ transact, products, cache, versions }: P
     async list(query: ProductListQuery): Promise<ProductsPage> {
       const filter = listFilter(query)
       const { page, pageSize, sortBy, sortOrder } = query
-      return cached('list', [filter, sortBy, sortOrder, page, pageSize], async () => {
-        const { items, total } = await products.list(
-          filter,
-          { sortBy, sortOrder },
-          { offset: (page - 1) * pageSize, limit: pageSize },
-        )
-        return pageOf(items.map(toProduct), total, query)
-      })
+      return cached('list', [filter, sortBy, sortOrder, page, pageSize], () =>
+        paginate(query, (window) => products.list(filter, { sortBy, sortOrder }, window), toProduct),
+      )
     },
 
     async search(query: ProductSearchQuery): Promise<ProductsPage> {
       const { q, page, pageSize } = query
-      return cached('search', [q, page, pageSize], async () => {
-        const { items, total } = await products.search(q, { offset: (page - 1) * pageSize, limit: pageSize })
-        return pageOf(items.map(toProduct), total, query)
-      })
+      return cached('search', [q, page, pageSize], () =>
+        paginate(query, (window) => products.search(q, window), toProduct),
+      )
     },
 
     async get(id: string): Promise<Product> {
@@ -155,17 +153,18 @@ export function createProductsService({ transact, products, cache, versions }: P
       })
     },
 
-    async create(input: ProductInput): Promise<Product> {
+    async create(actor: Actor, input: ProductInput): Promise<Product> {
       const priceCents = toCents(input.price, '/body/price')
       const now = new Date().toISOString()
       return skuConflictAware(() =>
         write(
+          actor,
           'product.created',
           undefined,
           (trx) =>
             products.insert(
               {
-                id: randomUUID(),
+                id: uuidv7(),
                 name: input.name,
                 description: input.description ?? null,
                 priceCents,
@@ -177,17 +176,17 @@ export function createProductsService({ transact, products, cache, versions }: P
               },
               trx,
             ),
-          { receipt: ({ row }) => row && toProduct(row) },
+          { receipt: (written) => written && toProduct(written.row) },
         ),
       )
     },
 
     /** PUT: every writable field takes the given value; an omitted description is cleared. */
-    async replace(id: string, input: ProductInput): Promise<Product> {
+    async replace(actor: Actor, id: string, input: ProductInput): Promise<Product> {
       const priceCents = toCents(input.price, '/body/price')
       const fields = ['name', 'description', 'price', 'stock', 'category', 'sku']
       return skuConflictAware(() =>
-        write('product.updated', fields, (trx) =>
+        write(actor, 'product.updated', fields, (trx) =>
           products.update(
             id,
             {
@@ -206,11 +205,11 @@ export function createProductsService({ transact, products, cache, versions }: P
     },
 
     /** PATCH: only the given fields change; description: null clears it. */
-    async update(id: string, changes: ProductPatch): Promise<Product> {
+    async update(actor: Actor, id: string, changes: ProductPatch): Promise<Product> {
       const { price, ...rest } = changes
       const priceCents = price === undefined ? undefined : toCents(price, '/body/price')
       return skuConflictAware(() =>
-        write('product.updated', Object.keys(changes), (trx) =>
+        write(actor, 'product.updated', Object.keys(changes), (trx) =>
           products.update(
             id,
             {
@@ -225,9 +224,9 @@ export function createProductsService({ transact, products, cache, versions }: P
     },
 
     /** Soft delete: the row stays, but no read returns it and its SKU is free again. */
-    async delete(id: string): Promise<void> {
+    async delete(actor: Actor, id: string): Promise<void> {
       const now = new Date().toISOString()
-      await write('product.deleted', undefined, (trx) =>
+      await write(actor, 'product.deleted', undefined, (trx) =>
         products.update(id, { deletedAt: now, updatedAt: now }, trx),
       )
     },

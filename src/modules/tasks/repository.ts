@@ -15,19 +15,10 @@ import {
   type TasksTable,
   toIso,
 } from '../../platform/db-schema.js'
+import type { OwnerScope } from '../../platform/ownership.js'
+import type { Counted, PageWindow } from '../../platform/pages.js'
 import { containsText } from '../../platform/sql.js'
-
-export interface Task {
-  id: string
-  title: string
-  description: string | null
-  priority: TaskPriority
-  status: TaskStatus
-  dueDate: string | null
-  ownerId: string
-  createdAt: string
-  updatedAt: string
-}
+import type { Task, TasksListQuery } from './schemas.js'
 
 export interface TaskFilter {
   /** Only this owner's tasks; every owner's when absent. */
@@ -38,12 +29,9 @@ export interface TaskFilter {
   search?: string
 }
 
-export type TaskSortKey = 'createdAt' | 'dueDate' | 'priority'
-export type SortOrder = 'asc' | 'desc'
-
 export interface TaskSort {
-  by: TaskSortKey
-  order: SortOrder
+  by: TasksListQuery['sortBy']
+  order: TasksListQuery['sortOrder']
 }
 
 export interface TaskCounts {
@@ -114,19 +102,14 @@ export function createTasksRepository(db: Kysely<Database>) {
     },
 
     /** The task, if it exists and (when `ownerId` is given) belongs to that owner. */
-    async findById(id: string, ownerId?: string): Promise<Task | undefined> {
+    async findById(id: string, ownerId: OwnerScope): Promise<Task | undefined> {
       let query = db.selectFrom('tasks').selectAll().where('id', '=', id)
       if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
       const row = await query.executeTakeFirst()
       return row && toTask(row)
     },
 
-    async list(
-      filter: TaskFilter,
-      sort: TaskSort,
-      offset: number,
-      limit: number,
-    ): Promise<{ items: Task[]; total: number }> {
+    async list(filter: TaskFilter, sort: TaskSort, { offset, limit }: PageWindow): Promise<Counted<Task>> {
       let query = db.selectFrom('tasks').selectAll().where(matching(filter))
       if (sort.by === 'priority') query = query.orderBy(priorityRank, sort.order)
       else if (sort.by === 'dueDate')
@@ -147,7 +130,7 @@ export function createTasksRepository(db: Kysely<Database>) {
     async update(
       id: string,
       patch: Updateable<TasksTable>,
-      ownerId: string | undefined,
+      ownerId: OwnerScope,
       executor: Executor = db,
     ): Promise<Task | undefined> {
       let query = executor.updateTable('tasks').set(patch).where('id', '=', id)
@@ -156,7 +139,7 @@ export function createTasksRepository(db: Kysely<Database>) {
       return row && toTask(row)
     },
 
-    async delete(id: string, ownerId: string | undefined, executor: Executor = db): Promise<boolean> {
+    async delete(id: string, ownerId: OwnerScope, executor: Executor = db): Promise<boolean> {
       let query = executor.deleteFrom('tasks').where('id', '=', id)
       if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
       const result = await query.executeTakeFirst()
@@ -164,7 +147,7 @@ export function createTasksRepository(db: Kysely<Database>) {
     },
 
     /** Every count in one pass over the owner's (or all) tasks; `now` is an ISO string, comparable on both databases. */
-    async counts(ownerId: string | undefined, now: string): Promise<TaskCounts> {
+    async counts(ownerId: OwnerScope, now: string): Promise<TaskCounts> {
       let query = db
         .selectFrom('tasks')
         .select((eb) => [

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
+import { AUTHENTICATED, IdParams, problemResponses, ref } from '../../platform/schemas.js'
 import {
   Task,
   TaskCreate,
@@ -21,6 +22,7 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
   app,
   { tasks, idempotency },
 ) => {
+  requireAuthentication(app)
   const tags = ['tasks']
   const security = AUTHENTICATED
 
@@ -37,12 +39,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         querystring: TasksListQuery,
         response: { 200: ref(TasksPage), ...problemResponses(400, 401, 403, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => {
-      const { items, total } = await tasks.list(request.user!, request.query)
-      return pageOf(items, total, request.query)
-    },
+    async (request) => tasks.list(currentUser(request), request.query),
   )
 
   app.post(
@@ -59,10 +57,11 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         body: ref(TaskCreate),
         response: { 201: ref(Task), ...problemResponses(400, 401, 409, 422, 429, 503) },
       },
-      onRequest: app.authenticate,
     },
     async (request, reply) =>
-      idempotency.respond(request, reply, { status: 201 }, () => tasks.create(request.user!, request.body)),
+      idempotency.respond(request, reply, { status: 201 }, () =>
+        tasks.create(currentUser(request), request.body),
+      ),
   )
 
   // Declared before /tasks/:id so the literal path is never read as an id.
@@ -80,9 +79,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         querystring: TaskStatisticsQuery,
         response: { 200: ref(TaskStatistics), ...problemResponses(400, 401, 403, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => tasks.statistics(request.user!, request.query.ownerId),
+    async (request) => tasks.statistics(currentUser(request), request.query.ownerId),
   )
 
   app.get(
@@ -97,9 +95,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         params: IdParams,
         response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => tasks.get(request.user!, request.params.id),
+    async (request) => tasks.get(currentUser(request), request.params.id),
   )
 
   app.put(
@@ -116,9 +113,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         body: ref(TaskCreate),
         response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => tasks.replace(request.user!, request.params.id, request.body),
+    async (request) => tasks.replace(currentUser(request), request.params.id, request.body),
   )
 
   app.patch(
@@ -134,9 +130,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         body: ref(TaskUpdate),
         response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => tasks.update(request.user!, request.params.id, request.body),
+    async (request) => tasks.update(currentUser(request), request.params.id, request.body),
   )
 
   app.delete(
@@ -154,10 +149,9 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
           ...problemResponses(400, 401, 404, 429),
         },
       },
-      onRequest: app.authenticate,
     },
     async (request, reply) => {
-      await tasks.delete(request.user!, request.params.id)
+      await tasks.delete(currentUser(request), request.params.id)
       return reply.code(204).send(null)
     },
   )

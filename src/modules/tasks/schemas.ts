@@ -50,6 +50,8 @@ export const Task = named(
   },
 )
 
+export type Task = Static<typeof Task>
+
 /** POST and PUT: PUT replaces every writable field, so what it omits takes the same defaults as on create. */
 export const TaskCreate = named(
   'TaskInput',
@@ -114,6 +116,7 @@ export const TasksListQuery = Type.Object(
 export type TasksListQuery = Static<typeof TasksListQuery>
 
 export const TasksPage = PageOf(Task, 'Tasks', 'in the requested order', Task.examples[0])
+export type TasksPage = Static<typeof TasksPage>
 
 export const TaskStatisticsQuery = Type.Object(
   { ownerId: Type.Optional(OwnerFilter) },
@@ -154,3 +157,4 @@ export const TaskStatistics = named(
     overdue: 1,
   },
 )
+export type TaskStatistics = Static<typeof TaskStatistics>

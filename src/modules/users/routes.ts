@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
 import { RoleUpdate, UserPublic, UsersListQuery, UsersPage, UserUpdate } from './schemas.js'
 import type { UsersService } from './service.js'
@@ -8,9 +9,10 @@ export interface UsersRoutesOptions {
 }
 
 export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { users }) => {
+  requireAuthentication(app)
   const tags = ['users']
   const security = AUTHENTICATED
-  const adminOnly = [app.authenticate, app.requireRole('admin')]
+  const adminOnly = app.requireRole('admin')
 
   app.get(
     '/users',
@@ -45,9 +47,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         params: IdParams,
         response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => users.get(request.user!, request.params.id),
+    async (request) => users.get(currentUser(request), request.params.id),
   )
 
   app.patch(
@@ -64,9 +65,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         body: ref(UserUpdate),
         response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 409, 429) },
       },
-      onRequest: app.authenticate,
     },
-    async (request) => users.update(request.user!, request.params.id, request.body),
+    async (request) => users.update(currentUser(request), request.params.id, request.body),
   )
 
   app.put(
@@ -85,7 +85,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       },
       onRequest: adminOnly,
     },
-    async (request) => users.setRole(request.user!, request.params.id, request.body.role),
+    async (request) => users.setRole(currentUser(request), request.params.id, request.body.role),
   )
 
   app.delete(
@@ -104,10 +104,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
           ...problemResponses(400, 401, 403, 404, 409, 429),
         },
       },
-      onRequest: app.authenticate,
     },
     async (request, reply) => {
-      await users.delete(request.user!, request.params.id)
+      await users.delete(currentUser(request), request.params.id)
       return reply.code(204).send(null)
     },
   )

@@ -7,7 +7,7 @@ import type { Database, Executor, Role } from '../../platform/db-schema.js'
 import { badRequest, conflict, forbidden, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
 import { hashPassword, verifyPassword } from '../../platform/passwords.js'
-import { confirmCaller, type Transact } from '../../platform/transactions.js'
+import { confirmCaller, type Writes } from '../../platform/transactions.js'
 import type { UserStateCache } from '../../platform/user-state-cache.js'
 import type { RefreshTokensRepository } from '../auth/repository.js'
 import type { User, UsersRepository } from './repository.js'
@@ -48,7 +48,7 @@ function conflictFor(error: unknown): Error {
 
 export interface UsersServiceDeps {
   db: Kysely<Database>
-  transact: Transact
+  writes: Writes
   dialect: Dialect
   users: UsersRepository
   refreshTokens: RefreshTokensRepository
@@ -69,7 +69,7 @@ export interface UsersServiceDeps {
  */
 export function createUsersService({
   db,
-  transact,
+  writes,
   dialect,
   users,
   refreshTokens,
@@ -109,7 +109,7 @@ export function createUsersService({
       ],
       postgres,
     )
-    await confirmCaller(trx, dialect, 'held')
+    await confirmCaller(trx, dialect, actor, 'held')
     const target = rows.get(id)
     if (!target) throw notFound('No such user')
     return target
@@ -121,7 +121,8 @@ export function createUsersService({
     const id = randomUUID()
     const passwordHash = await hashPassword(input.password)
     try {
-      return await transact(
+      return await writes.transact(
+        null,
         async (trx) => {
           const user = await users.insert(
             {
@@ -139,7 +140,7 @@ export function createUsersService({
           )
           await appendEvent(trx, {
             type: 'user.registered',
-            ...(role === 'user' ? { actor: user } : {}),
+            actor: role === 'user' ? user : null,
             data: { userId: user.id, role },
           })
           return user
@@ -176,6 +177,7 @@ export function createUsersService({
           )
           await appendEvent(trx, {
             type: 'user.role_changed',
+            actor: null,
             data: { userId: current.id, from: current.role, to: 'admin', reactivated: !current.isActive },
           })
           return row
@@ -238,7 +240,8 @@ export function createUsersService({
       }
       let updated: User | undefined
       try {
-        updated = await transact(
+        updated = await writes.transact(
+          actor,
           async (trx) => {
             if (changes.isActive === false) await users.serializeAdminReductions(trx, postgres)
             const target = await lockActorAndTarget(trx, actor, id, 'no key update')
@@ -270,7 +273,8 @@ export function createUsersService({
     },
 
     async setRole(actor: AuthUser, id: string, role: Role): Promise<UserPublic> {
-      const updated = await transact(
+      const updated = await writes.transact(
+        actor,
         async (trx) => {
           if (role !== 'admin') await users.serializeAdminReductions(trx, postgres)
           const target = await lockActorAndTarget(trx, actor, id, 'no key update')
@@ -280,6 +284,7 @@ export function createUsersService({
           if (row)
             await appendEvent(trx, {
               type: 'user.role_changed',
+              actor,
               data: { userId: id, from: target.role, to: role },
             })
           return row
@@ -293,7 +298,8 @@ export function createUsersService({
 
     async delete(actor: AuthUser, id: string): Promise<void> {
       assertSelfOrAdmin(actor, id)
-      const afterCommit = await transact(
+      const afterCommit = await writes.transact(
+        actor,
         async (trx) => {
           await users.serializeAdminReductions(trx, postgres)
           const target = await lockActorAndTarget(trx, actor, id, 'update')

@@ -2,7 +2,7 @@ import type { Insertable, Kysely, Selectable } from 'kysely'
 import type { Database, EventsTable, Executor, Role } from '../db-schema.js'
 import { toIso } from '../db-schema.js'
 import { uuidv7 } from '../ids.js'
-import { type RequestActor, requestContext } from '../request-context.js'
+import { requestContext } from '../request-context.js'
 import { deleteOldestBefore } from '../retention.js'
 
 export type EventType =
@@ -39,12 +39,12 @@ export interface StoredEvent extends OutboxEvent {
 
 export interface NewEvent {
   type: EventType
-  /** Defaults to the request's authenticated caller; outside a request (start-up, CLI) to nobody. */
-  actor?: { id: string; role: Role | null }
+  /** Who caused it: the caller, or null for the service itself (start-up, CLI). */
+  actor: { id: string; role: Role | null } | null
   data: Record<string, unknown>
 }
 
-const NOBODY: RequestActor = { userId: null, role: null }
+const NOBODY = { userId: null, role: null } as const
 
 /**
  * The row for `event`, stamped now with the current request's id. Called synchronously where the change
@@ -52,7 +52,7 @@ const NOBODY: RequestActor = { userId: null, role: null }
  */
 export function eventRow(event: NewEvent): Insertable<EventsTable> {
   const context = requestContext()
-  const actor = event.actor ? { userId: event.actor.id, role: event.actor.role } : (context?.actor ?? NOBODY)
+  const actor = event.actor ? { userId: event.actor.id, role: event.actor.role } : NOBODY
   return {
     id: uuidv7(),
     type: event.type,
