@@ -13,7 +13,7 @@ import { eventsRoutes } from './modules/events/routes.js'
 import { createFilesRepository } from './modules/files/repository.js'
 import { filesRoutes } from './modules/files/routes.js'
 import { createFilesService } from './modules/files/service.js'
-import { LocalDiskStorage } from './modules/files/storage.js'
+import { abandonedUploadSweep, LocalDiskStorage } from './modules/files/storage.js'
 import { type DependencyCheck, healthRoutes } from './modules/health/routes.js'
 import { createHistoryRepository } from './modules/history/repository.js'
 import { historyRoutes } from './modules/history/routes.js'
@@ -42,9 +42,11 @@ import { createOutboxStore } from './platform/events/outbox.js'
 import { OutboxRelay } from './platform/events/relay.js'
 import type { EventSink } from './platform/events/sink.js'
 import { createIdempotency } from './platform/idempotency.js'
+import { Lifecycle } from './platform/lifecycle.js'
 import { AccessLog, loggerOptions } from './platform/logging.js'
 import { createMetrics, registerDatabaseGauges, registerHttpMetrics } from './platform/metrics.js'
 import { openApiDocument, optionalWhenDefaulted, refResolver } from './platform/openapi.js'
+import { PeriodicTask } from './platform/periodic.js'
 import { beforeParsing, createRateLimits, RateLimitStore } from './platform/rate-limit.js'
 import { connectRedis, type RedisHandle } from './platform/redis.js'
 import { runWithRequestContext } from './platform/request-context.js'
@@ -57,7 +59,6 @@ import { registerBodyParsers, validatorCompiler } from './platform/validation.js
 import { DEFAULT_WEB_ROOT, registerWebUi } from './platform/web-ui.js'
 
 export const API_PREFIX = '/api/v1'
-const TOKEN_PRUNE_INTERVAL_MS = 60 * 60_000
 
 /** A client-supplied request id is kept when it is short and harmless; anything else is replaced. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -70,25 +71,33 @@ function requestId(request: IncomingMessage): string {
 export interface ServiceOptions {
   /** Replaces the sink KAFKA_BROKERS would select (tests record what the relay delivers). */
   eventSink?: EventSink
-  /** False for one-shot commands: only a serving instance relays events. */
-  relay?: boolean
 }
 
-/** Everything the service is made of except HTTP: shared by the server and the command line. */
+const HOURLY_MS = 60 * 60_000
+
+/**
+ * Everything the service is made of except HTTP: shared by the server and the command line. Nothing runs
+ * in the background until `start()` (a serving instance calls it; one-shot commands do not); `close()`
+ * closes every long-lived part in the reverse of the order they are listed here.
+ */
 export async function createServices(config: Config, log: FastifyBaseLogger, options: ServiceOptions = {}) {
+  const lifecycle = new Lifecycle(log)
   const metrics = createMetrics()
   const database = await openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax })
+  lifecycle.add({ name: 'database', close: () => database.close() })
   let redis: RedisHandle | undefined
   try {
     await migrateToLatest(database)
     if (config.redisUrl) {
-      redis = await connectRedis(config.redisUrl, config.redisKeyPrefix, log, () =>
+      const connected = await connectRedis(config.redisUrl, config.redisKeyPrefix, log, () =>
         metrics.redisStateChanged(redis?.isReady() ?? false),
       )
-      metrics.observeRedis(redis)
+      redis = connected
+      lifecycle.add({ name: 'redis', close: () => connected.close() })
+      metrics.observeRedis(connected)
     }
   } catch (error) {
-    await database.close()
+    await lifecycle.close()
     throw error
   }
 
@@ -101,17 +110,9 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     return user && { role: user.role, isActive: user.isActive, tokenVersion: user.tokenVersion }
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
-  const historyRepository = createHistoryRepository(database.db, createBatchInsert(database))
-  const history = createHistoryService(
-    historyRepository,
-    (size) => metrics.historyBatchSize.observe(size),
-    // PostgreSQL: several batches in flight, leaving most of the pool to everything else.
-    {
-      writers: database.dialect === 'postgres' ? Math.min(4, Math.ceil(config.databasePoolMax / 3)) : 1,
-      log,
-    },
-  )
+
   const pool = new MathPool({ ...config.math, registry: metrics.registry })
+  lifecycle.add({ name: 'math pool', close: () => pool.close() })
   log.info(
     {
       engine: pool.engine.name,
@@ -120,41 +121,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     },
     pool.engine.name === 'gmp' ? 'math engine: GMP (native addon)' : 'math engine: JavaScript (V8 BigInt)',
   )
-  const cacheNamed = <V extends string | Buffer = string>(name: string) =>
-    new TwoTierCache<V>({
-      name,
-      registry: metrics.registry,
-      maxBytes: config.cache.maxBytes,
-      redisMaxValueBytes: config.cache.redisMaxValueBytes,
-      redisTtlSeconds: config.cache.redisTtlSeconds,
-      redisBudgetBytes: config.cache.redisBudgetBytes,
-      redisCallerBudgetBytes: config.cache.redisCallerBudgetBytes,
-      log,
-      ...(redis ? { redis } : {}),
-    })
-  const storage = new LocalDiskStorage(config.files.uploadDir)
-  // Uploads cut off by a crash leave `.partial` files. Swept once the longest possible upload has had time
-  // to finish since this start (so a crash just before it is covered), then hourly.
-  const abandonedAfterMs = config.requestTimeoutMs + 5000
-  const sweepUploads = () => {
-    storage
-      .removeAbandoned(abandonedAfterMs)
-      .then((removed) => removed > 0 && log.info({ removed }, 'removed abandoned partial uploads'))
-      .catch((error) => log.warn({ err: error }, 'sweeping abandoned uploads failed'))
-  }
-  const uploadSweeps = [
-    setTimeout(sweepUploads, abandonedAfterMs).unref(),
-    setInterval(sweepUploads, TOKEN_PRUNE_INTERVAL_MS).unref(),
-  ]
-  const files = createFilesService({
-    writes,
-    dialect: database.dialect,
-    files: createFilesRepository(database.db),
-    storage,
-    maxUploadBytes: config.files.maxUploadBytes,
-    maxUserStorageBytes: config.files.maxUserStorageBytes,
-    log,
-  })
+
   const outbox = createOutboxStore(database.db)
   registerDatabaseGauges(metrics, {
     poolStats: () => database.poolStats(),
@@ -167,19 +134,34 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       ? new KafkaSink({ brokers: kafkaBrokers, topic: kafkaTopic, clientId: kafkaClientId })
       : undefined)
   // Without a sink there is nothing to relay to: events stay in the outbox, readable through the API.
-  const relay =
-    eventSink && options.relay !== false
-      ? new OutboxRelay({
-          db: database.db,
-          dialect: database.dialect,
-          store: outbox,
-          sink: eventSink,
-          metrics,
-          log,
-          retentionDays,
-        })
-      : undefined
-  relay?.start()
+  // Closed after the history writer has flushed, whose rows carry events too.
+  if (eventSink) {
+    lifecycle.add(
+      new OutboxRelay({
+        db: database.db,
+        dialect: database.dialect,
+        store: outbox,
+        sink: eventSink,
+        metrics,
+        log,
+        retentionDays,
+      }),
+    )
+  }
+
+  const historyRepository = createHistoryRepository(database.db, createBatchInsert(database))
+  const history = createHistoryService(
+    historyRepository,
+    (size) => metrics.historyBatchSize.observe(size),
+    // PostgreSQL: several batches in flight, leaving most of the pool to everything else.
+    {
+      writers: database.dialect === 'postgres' ? Math.min(4, Math.ceil(config.databasePoolMax / 3)) : 1,
+      log,
+    },
+  )
+  // Every acknowledged call's history row must be written before the pool and the database go away.
+  lifecycle.add({ name: 'history writer', close: () => history.flush() })
+
   const retentionRules: RetentionRule[] = []
   if (config.historyRetentionDays !== undefined) {
     retentionRules.push({
@@ -196,14 +178,50 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       prune: (beforeId, limit) => outbox.deleteBefore(beforeId, limit),
     })
   }
-  const retention = new Retention({ rules: retentionRules, log })
-  if (options.relay !== false) retention.start()
-  const pruneExpiredTokens = setInterval(() => {
-    refreshTokens
-      .deleteExpired(new Date().toISOString())
-      .catch((error) => log.warn({ err: error }, 'token pruning failed'))
-    idempotency.prune().catch((error) => log.warn({ err: error }, 'idempotency key pruning failed'))
-  }, TOKEN_PRUNE_INTERVAL_MS).unref()
+  const retention = lifecycle.add(new Retention({ rules: retentionRules, log }))
+
+  const storage = new LocalDiskStorage(config.files.uploadDir)
+  lifecycle.add(abandonedUploadSweep(storage, config.requestTimeoutMs, log))
+  lifecycle.add(
+    new PeriodicTask({
+      name: 'token pruning',
+      run: () => refreshTokens.deleteExpired(new Date().toISOString()),
+      firstRunMs: HOURLY_MS,
+      intervalMs: HOURLY_MS,
+      log,
+    }),
+  )
+  lifecycle.add(
+    new PeriodicTask({
+      name: 'idempotency key pruning',
+      run: () => idempotency.prune(),
+      firstRunMs: HOURLY_MS,
+      intervalMs: HOURLY_MS,
+      log,
+    }),
+  )
+
+  const cacheNamed = <V extends string | Buffer = string>(name: string) =>
+    new TwoTierCache<V>({
+      name,
+      registry: metrics.registry,
+      maxBytes: config.cache.maxBytes,
+      redisMaxValueBytes: config.cache.redisMaxValueBytes,
+      redisTtlSeconds: config.cache.redisTtlSeconds,
+      redisBudgetBytes: config.cache.redisBudgetBytes,
+      redisCallerBudgetBytes: config.cache.redisCallerBudgetBytes,
+      log,
+      ...(redis ? { redis } : {}),
+    })
+  const files = createFilesService({
+    writes,
+    dialect: database.dialect,
+    files: createFilesRepository(database.db),
+    storage,
+    maxUploadBytes: config.files.maxUploadBytes,
+    maxUserStorageBytes: config.files.maxUserStorageBytes,
+    log,
+  })
   return {
     metrics,
     database,
@@ -257,18 +275,9 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       versions: new NamespaceVersions({ db: database.db, ...(redis ? { redis } : {}) }),
     }),
     tasks: createTasksService({ writes, tasks: createTasksRepository(database.db) }),
-    async close() {
-      clearInterval(pruneExpiredTokens)
-      for (const timer of uploadSweeps) clearTimeout(timer)
-      await retention.stop()
-      // Every acknowledged call's history row must be written before the pool goes away.
-      await history.flush()
-      // Before the database goes; whatever is still pending is picked up by the next start.
-      await relay?.close()
-      await pool.close()
-      await redis?.close()
-      await database.close()
-    },
+    /** Begins the background work: the outbox relay, retention, sweeping and pruning. */
+    start: () => lifecycle.start(),
+    close: () => lifecycle.close(),
   }
 }
 
@@ -309,6 +318,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const services = await createServices(config, app.log, options)
   const { metrics, database, redis, accessTokens, rateLimits } = services
+  services.start()
   app.addHook('onClose', () => services.close())
 
   if (config.bootstrapAdmin) {

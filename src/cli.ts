@@ -42,7 +42,7 @@ async function createAdmin(args: string[]): Promise<void> {
   if (password.length < 8 || password.length > 128) throw new UsageError('password must be 8–128 characters')
   const config = loadConfig(process.env, { dotenv: true })
   // The service's own rules (hashing, uniqueness, cache invalidation across instances) apply here too.
-  const services = await createServices(config, pino({ level: 'warn' }), { relay: false })
+  const services = await createServices(config, pino({ level: 'warn' }))
   try {
     const { user, created } = await services.users.ensureAdmin({
       username: values.username,

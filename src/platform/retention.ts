@@ -2,6 +2,8 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import type { Kysely } from 'kysely'
 import type { Database } from './db-schema.js'
 import { uuidv7Floor } from './ids.js'
+import type { Component } from './lifecycle.js'
+import { PeriodicTask } from './periodic.js'
 
 /*
  * Age-based pruning of tables keyed by UUIDv7 (history, events): everything whose id sorts below the
@@ -44,22 +46,24 @@ export interface RetentionOptions {
 
 const DAY_MS = 86_400_000
 
-export class Retention {
-  private readonly timers: NodeJS.Timeout[] = []
-  private running: Promise<unknown> | undefined
+/** Age-based pruning of every rule's table, an hour apart (the first a minute after start). */
+export class Retention implements Component {
+  readonly name = 'retention'
+  private readonly schedule: PeriodicTask
   private stopped = false
 
-  constructor(private readonly options: RetentionOptions) {}
+  constructor(private readonly options: RetentionOptions) {
+    this.schedule = new PeriodicTask({
+      name: 'retention',
+      run: () => this.runOnce(),
+      firstRunMs: options.firstRunMs ?? 60_000,
+      intervalMs: options.intervalMs ?? 60 * 60_000,
+      log: options.log,
+    })
+  }
 
   start(): void {
-    if (this.options.rules.length === 0) return
-    const tick = () => {
-      this.running ??= this.runOnce().finally(() => {
-        this.running = undefined
-      })
-    }
-    this.timers.push(setTimeout(tick, this.options.firstRunMs ?? 60_000).unref())
-    this.timers.push(setInterval(tick, this.options.intervalMs ?? 60 * 60_000).unref())
+    if (this.options.rules.length > 0) this.schedule.start()
   }
 
   /** Prunes every rule once; resolves to rows deleted per rule. Failures are logged, never thrown. */
@@ -91,9 +95,9 @@ export class Retention {
     return deleted
   }
 
-  async stop(): Promise<void> {
+  /** Stops between batches: a run in progress ends after the batch it is deleting. */
+  async close(): Promise<void> {
     this.stopped = true
-    for (const timer of this.timers) clearTimeout(timer)
-    await this.running
+    await this.schedule.close()
   }
 }

@@ -102,7 +102,7 @@ describeEachBackend('the service answers each kind of failure for what it is', (
 
   beforeAll(async () => {
     t = await buildTestApp(backend)
-    services = await createServices(t.config, t.app.log, { relay: false })
+    services = await createServices(t.config, t.app.log)
     const user = await register(t.app, 'unlucky')
     actor = { id: user.id, role: 'user' } as AuthUser
   })

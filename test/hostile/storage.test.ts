@@ -114,7 +114,7 @@ describeEachBackend('hostile input: stored footprint and retention', (backend) =
 
   it('HISTORY_RETENTION_DAYS prunes history; without a broker, EVENTS_RETENTION_DAYS prunes every event', async () => {
     // A second set of services on the same database runs retention with the clock moved forward.
-    const services = await createServices(t.config, t.app.log, { relay: false })
+    const services = await createServices(t.config, t.app.log)
     try {
       const counts = async () => {
         const history = (
@@ -186,7 +186,7 @@ describe('retention defaults [sqlite]', () => {
       publish: () => Promise.reject(new Error('broker down')),
       close: () => Promise.resolve(),
     }
-    const services = await createServices(t.config, t.app.log, { relay: false, eventSink: unreachableBroker })
+    const services = await createServices(t.config, t.app.log, { eventSink: unreachableBroker })
     try {
       const user = await signUp(t.app, 'keeper')
       const response = await t.app.inject({ url: '/api/v1/math/fibonacci/20', headers: user.headers })

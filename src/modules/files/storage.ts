@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream, type WriteStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
+import { PeriodicTask } from '../../platform/periodic.js'
 
 /** Bytes being written: invisible under any key until committed. */
 export interface WriteTarget {
@@ -125,4 +126,26 @@ async function syncDirectory(directory: string): Promise<void> {
   } finally {
     await handle?.close()
   }
+}
+
+/**
+ * Uploads cut off by a crash leave `.partial` files. Swept once the longest possible upload has had time to
+ * finish since this start (so a crash just before it is covered), then hourly.
+ */
+export function abandonedUploadSweep(
+  storage: LocalDiskStorage,
+  requestTimeoutMs: number,
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void },
+): PeriodicTask {
+  const abandonedAfterMs = requestTimeoutMs + 5000
+  return new PeriodicTask({
+    name: 'sweeping abandoned uploads',
+    run: async () => {
+      const removed = await storage.removeAbandoned(abandonedAfterMs)
+      if (removed > 0) log.info({ removed }, 'removed abandoned partial uploads')
+    },
+    firstRunMs: abandonedAfterMs,
+    intervalMs: 60 * 60_000,
+    log,
+  })
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { currentUser } from '../../platform/auth.js'
+import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { AUTHENTICATED, IdParams, PUBLIC, problemResponses, ref } from '../../platform/schemas.js'
 import {
@@ -23,7 +23,6 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
 ) => {
   const tags = ['products']
   const security = AUTHENTICATED
-  const adminOnly = [app.authenticate, app.requireRole('admin')]
 
   app.get(
     '/products',
@@ -75,84 +74,87 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
     async (request) => products.get(request.params.id),
   )
 
-  app.post(
-    '/products',
-    {
-      schema: {
-        operationId: 'products-create',
-        description:
-          'Adds a product. Admins only. The SKU is unique among live products regardless of case (409). Accepts an Idempotency-Key header.',
-        summary: 'Create a product (admin)',
-        tags,
-        security,
-        headers: IdempotencyKeyHeaders,
-        body: ref(ProductInput),
-        response: { 201: ref(Product), ...problemResponses(400, 401, 403, 409, 422, 429, 503) },
-      },
-      onRequest: adminOnly,
-    },
-    async (request, reply) =>
-      idempotency.respond(request, reply, { status: 201 }, () =>
-        products.create(currentUser(request), request.body),
-      ),
-  )
+  // Writes: admins only, checked once for all of them.
+  const adminWrites: FastifyPluginAsyncTypebox = async (admin) => {
+    requireAuthentication(admin)
+    admin.addHook('onRequest', admin.requireRole('admin'))
 
-  app.put(
-    '/products/:id',
-    {
-      schema: {
-        operationId: 'products-replace',
-        description: 'Replaces every writable field; an omitted description becomes null. Admins only.',
-        summary: 'Replace every writable field of a product (admin)',
-        tags,
-        security,
-        params: IdParams,
-        body: ref(ProductInput),
-        response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
-      },
-      onRequest: adminOnly,
-    },
-    async (request) => products.replace(currentUser(request), request.params.id, request.body),
-  )
-
-  app.patch(
-    '/products/:id',
-    {
-      schema: {
-        operationId: 'products-update',
-        description: 'Changes the given fields and keeps the others. Admins only.',
-        summary: 'Change some fields of a product (admin)',
-        tags,
-        security,
-        params: IdParams,
-        body: ref(ProductPatch),
-        response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
-      },
-      onRequest: adminOnly,
-    },
-    async (request) => products.update(currentUser(request), request.params.id, request.body),
-  )
-
-  app.delete(
-    '/products/:id',
-    {
-      schema: {
-        operationId: 'products-delete',
-        description: 'Removes a product from every read; its row is kept. Admins only.',
-        summary: 'Delete a product (admin); it leaves every read, its row is kept',
-        tags,
-        security,
-        params: IdParams,
-        response: {
-          204: { type: 'null', description: 'Deleted' },
-          ...problemResponses(400, 401, 403, 404, 429),
+    admin.post(
+      '/products',
+      {
+        schema: {
+          operationId: 'products-create',
+          description:
+            'Adds a product. Admins only. The SKU is unique among live products regardless of case (409). Accepts an Idempotency-Key header.',
+          summary: 'Create a product (admin)',
+          tags,
+          security,
+          headers: IdempotencyKeyHeaders,
+          body: ref(ProductInput),
+          response: { 201: ref(Product), ...problemResponses(400, 401, 403, 409, 422, 429, 503) },
         },
       },
-      onRequest: adminOnly,
-    },
-    async (request, reply) => {
-      await products.delete(currentUser(request), request.params.id)
-      return reply.code(204).send(null)
-    },
-  )
+      async (request, reply) =>
+        idempotency.respond(request, reply, { status: 201 }, () =>
+          products.create(currentUser(request), request.body),
+        ),
+    )
+
+    admin.put(
+      '/products/:id',
+      {
+        schema: {
+          operationId: 'products-replace',
+          description: 'Replaces every writable field; an omitted description becomes null. Admins only.',
+          summary: 'Replace every writable field of a product (admin)',
+          tags,
+          security,
+          params: IdParams,
+          body: ref(ProductInput),
+          response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
+        },
+      },
+      async (request) => products.replace(currentUser(request), request.params.id, request.body),
+    )
+
+    admin.patch(
+      '/products/:id',
+      {
+        schema: {
+          operationId: 'products-update',
+          description: 'Changes the given fields and keeps the others. Admins only.',
+          summary: 'Change some fields of a product (admin)',
+          tags,
+          security,
+          params: IdParams,
+          body: ref(ProductPatch),
+          response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
+        },
+      },
+      async (request) => products.update(currentUser(request), request.params.id, request.body),
+    )
+
+    admin.delete(
+      '/products/:id',
+      {
+        schema: {
+          operationId: 'products-delete',
+          description: 'Removes a product from every read; its row is kept. Admins only.',
+          summary: 'Delete a product (admin); it leaves every read, its row is kept',
+          tags,
+          security,
+          params: IdParams,
+          response: {
+            204: { type: 'null', description: 'Deleted' },
+            ...problemResponses(400, 401, 403, 404, 429),
+          },
+        },
+      },
+      async (request, reply) => {
+        await products.delete(currentUser(request), request.params.id)
+        return reply.code(204).send(null)
+      },
+    )
+  }
+  await app.register(adminWrites)
 }

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { type Kysely, sql } from 'kysely'
 import type { Dialect } from '../database.js'
 import type { Database } from '../db-schema.js'
+import type { Component } from '../lifecycle.js'
 import type { Metrics } from '../metrics.js'
 import type { OutboxStore } from './outbox.js'
 import type { EventSink } from './sink.js'
@@ -33,7 +34,8 @@ type Outcome = 'more' | 'caught-up' | 'failed' | 'locked'
  * retried (capped exponential backoff) and never skipped, so order holds; a crash between publish and
  * mark re-sends that batch on restart: delivery is at least once.
  */
-export class OutboxRelay {
+export class OutboxRelay implements Component {
+  readonly name = 'outbox relay'
   private readonly batchSize: number
   private readonly pollMs: number
   private readonly backoffMinMs: number
