@@ -1,8 +1,27 @@
 import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely'
 import type { Database, Executor, ProductsTable } from '../../platform/db-schema.js'
+import { toIso } from '../../platform/db-schema.js'
+import type { Counted, PageWindow } from '../../platform/pages.js'
 import { containsText } from '../../platform/sql.js'
+import type { Product, ProductListQuery } from './schemas.js'
 
-export type ProductRow = Selectable<ProductsTable>
+type ProductRow = Selectable<ProductsTable>
+
+/** Cents back to the decimal price the API shows, timestamps as ISO text. */
+function toProduct(row: ProductRow): Product {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    // A division is correctly rounded: the result is the double closest to the decimal, as JSON.parse gives.
+    price: Number(row.priceCents) / 100,
+    stock: row.stock,
+    category: row.category,
+    sku: row.sku,
+    createdAt: toIso(row.createdAt),
+    updatedAt: toIso(row.updatedAt),
+  }
+}
 
 export interface ProductFilter {
   name?: string
@@ -12,15 +31,7 @@ export interface ProductFilter {
   inStockOnly: boolean
 }
 
-export interface ProductOrder {
-  sortBy: 'name' | 'price' | 'createdAt' | 'stock'
-  sortOrder: 'asc' | 'desc'
-}
-
-export interface Slice {
-  offset: number
-  limit: number
-}
+export type ProductOrder = Pick<ProductListQuery, 'sortBy' | 'sortOrder'>
 
 const SORT_EXPRESSIONS = {
   name: sql`lower(${sql.ref('name')})`,
@@ -57,9 +68,9 @@ export function createProductsRepository(db: Kysely<Database>) {
   async function page(
     query: ReturnType<typeof live>,
     { sortBy, sortOrder }: ProductOrder,
-    { offset, limit }: Slice,
-  ): Promise<{ items: ProductRow[]; total: number }> {
-    const [items, count] = await Promise.all([
+    { offset, limit }: PageWindow,
+  ): Promise<Counted<Product>> {
+    const [rows, count] = await Promise.all([
       query
         .selectAll()
         .orderBy(SORT_EXPRESSIONS[sortBy], sortOrder)
@@ -69,24 +80,27 @@ export function createProductsRepository(db: Kysely<Database>) {
         .execute(),
       query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
     ])
-    return { items, total: Number(count.total) }
+    return { items: rows.map(toProduct), total: Number(count.total) }
   }
 
   return {
-    async insert(product: Insertable<ProductsTable>, executor: Executor = db): Promise<ProductRow> {
-      return executor.insertInto('products').values(product).returningAll().executeTakeFirstOrThrow()
+    async insert(product: Insertable<ProductsTable>, executor: Executor = db): Promise<Product> {
+      return toProduct(
+        await executor.insertInto('products').values(product).returningAll().executeTakeFirstOrThrow(),
+      )
     },
 
-    async findLive(id: string): Promise<ProductRow | undefined> {
-      return live().selectAll().where('id', '=', id).executeTakeFirst()
+    async findLive(id: string): Promise<Product | undefined> {
+      const row = await live().selectAll().where('id', '=', id).executeTakeFirst()
+      return row && toProduct(row)
     },
 
-    list(filter: ProductFilter, order: ProductOrder, slice: Slice) {
-      return page(filtered(filter), order, slice)
+    list(filter: ProductFilter, order: ProductOrder, window: PageWindow) {
+      return page(filtered(filter), order, window)
     },
 
-    search(text: string, slice: Slice) {
-      return page(matching(text), { sortBy: 'name', sortOrder: 'asc' }, slice)
+    search(text: string, window: PageWindow) {
+      return page(matching(text), { sortBy: 'name', sortOrder: 'asc' }, window)
     },
 
     /** Changes a live product; undefined when there is none (never existed, or deleted). */
@@ -94,14 +108,15 @@ export function createProductsRepository(db: Kysely<Database>) {
       id: string,
       patch: Updateable<ProductsTable>,
       executor: Executor = db,
-    ): Promise<ProductRow | undefined> {
-      return executor
+    ): Promise<Product | undefined> {
+      const row = await executor
         .updateTable('products')
         .set(patch)
         .where('id', '=', id)
         .where('deletedAt', 'is', null)
         .returningAll()
         .executeTakeFirst()
+      return row && toProduct(row)
     },
   }
 }

@@ -3,13 +3,12 @@ import type { TwoTierCache } from '../../platform/cache.js'
 import type { NamespaceVersions } from '../../platform/cache-versions.js'
 import { uniqueViolation } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
-import { toIso } from '../../platform/db-schema.js'
 import { badRequest, conflict, notFound } from '../../platform/errors.js'
 import type { EventType } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
 import { paginate } from '../../platform/pages.js'
 import type { Actor, WriteOptions, Writes } from '../../platform/transactions.js'
-import type { ProductFilter, ProductRow, ProductsRepository } from './repository.js'
+import type { ProductFilter, ProductsRepository } from './repository.js'
 import type {
   Product,
   ProductInput,
@@ -36,21 +35,6 @@ export function toCents(price: number, path: string): number {
     ])
   }
   return Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'))
-}
-
-function toProduct(row: ProductRow): Product {
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    // A division is correctly rounded: the result is the double closest to the decimal, as JSON.parse gives.
-    price: Number(row.priceCents) / 100,
-    stock: row.stock,
-    category: row.category,
-    sku: row.sku,
-    createdAt: toIso(row.createdAt),
-    updatedAt: toIso(row.updatedAt),
-  }
 }
 
 /** The database's unique index, not a prior lookup, decides: two concurrent writes cannot both win. */
@@ -80,21 +64,21 @@ export function createProductsService({ writes, products, cache, versions }: Pro
     actor: Actor,
     type: EventType,
     fields: string[] | undefined,
-    change: (trx: Transaction<Database>) => Promise<ProductRow | undefined>,
-    options: WriteOptions<{ row: ProductRow; version: number } | undefined> = {},
+    change: (trx: Transaction<Database>) => Promise<Product | undefined>,
+    options: WriteOptions<{ product: Product; version: number } | undefined> = {},
   ): Promise<Product> {
     const written = await writes.withEvent(
       actor,
       async (trx) => {
-        const row = await change(trx)
-        return row && { row, version: await versions.bump(trx, NAMESPACE) }
+        const product = await change(trx)
+        return product && { product, version: await versions.bump(trx, NAMESPACE) }
       },
-      ({ row }) => ({ type, data: { productId: row.id, ...(fields ? { fields } : {}) } }),
+      ({ product }) => ({ type, data: { productId: product.id, ...(fields ? { fields } : {}) } }),
       options,
     )
     if (!written) throw notFound('No such product')
     await versions.publish(NAMESPACE, written.version)
-    return toProduct(written.row)
+    return written.product
   }
 
   /*
@@ -134,22 +118,22 @@ export function createProductsService({ writes, products, cache, versions }: Pro
       const filter = listFilter(query)
       const { page, pageSize, sortBy, sortOrder } = query
       return cached('list', [filter, sortBy, sortOrder, page, pageSize], () =>
-        paginate(query, (window) => products.list(filter, { sortBy, sortOrder }, window), toProduct),
+        paginate(query, (window) => products.list(filter, { sortBy, sortOrder }, window)),
       )
     },
 
     async search(query: ProductSearchQuery): Promise<ProductsPage> {
       const { q, page, pageSize } = query
       return cached('search', [q, page, pageSize], () =>
-        paginate(query, (window) => products.search(q, window), toProduct),
+        paginate(query, (window) => products.search(q, window)),
       )
     },
 
     async get(id: string): Promise<Product> {
       return cached('get', id, async () => {
-        const row = await products.findLive(id)
-        if (!row) throw notFound('No such product')
-        return toProduct(row)
+        const product = await products.findLive(id)
+        if (!product) throw notFound('No such product')
+        return product
       })
     },
 
@@ -176,7 +160,7 @@ export function createProductsService({ writes, products, cache, versions }: Pro
               },
               trx,
             ),
-          { receipt: (written) => written && toProduct(written.row) },
+          { receipt: (written) => written?.product },
         ),
       )
     },
