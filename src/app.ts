@@ -103,7 +103,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
 
   const writes = createWrites(database.db, database.dialect)
   const idempotency = createIdempotency({ db: database.db, secret: config.jwtSecret, log })
-  const usersRepository = createUsersRepository(database.db)
+  const usersRepository = createUsersRepository(database.db, database.dialect)
   const refreshTokens = createRefreshTokensRepository(database.db)
   const userStates = new UserStateCache(async (id) => {
     const user = await usersRepository.findById(id)
@@ -215,7 +215,6 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     })
   const files = createFilesService({
     writes,
-    dialect: database.dialect,
     files: createFilesRepository(database.db),
     storage,
     maxUploadBytes: config.files.maxUploadBytes,
@@ -232,9 +231,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     rateLimits: createRateLimits(new RateLimitStore(redis), metrics, config.rateLimit),
     idempotency,
     users: createUsersService({
-      db: database.db,
       writes,
-      dialect: database.dialect,
       users: usersRepository,
       refreshTokens,
       userStates,
@@ -243,8 +240,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     }),
     files,
     auth: createAuthService({
-      db: database.db,
-      dialect: database.dialect,
+      writes,
       users: usersRepository,
       refreshTokens,
       accessTokens,

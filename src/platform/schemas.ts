@@ -134,7 +134,3 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   429: 'Rate limited',
   503: 'Dependency unavailable or busy',
 }
-
-export function pageOf<T>(items: T[], total: number, query: PageQuery) {
-  return { items, total, page: query.page, pageSize: query.pageSize }
-}

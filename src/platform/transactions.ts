@@ -28,7 +28,7 @@ export type CallerLock = 'share' | 'update' | 'held'
  * demotion or password change therefore either commits before it or is refused with 401, never half-done
  * and never a 500. No-op outside an authenticated request (start-up, CLI, sign-up, login).
  */
-export async function confirmCaller(
+async function confirmCaller(
   trx: Transaction<Database>,
   dialect: Dialect,
   actor: Actor | null,
@@ -104,7 +104,13 @@ export function createWrites(db: Kysely<Database>, dialect: Dialect) {
     )
   }
 
-  return { transact, withEvent }
+  return {
+    transact,
+    withEvent,
+    /** `confirmCaller` for work that locks the caller's row itself (callerLock: false), then confirms it. */
+    confirmCaller: (trx: Transaction<Database>, actor: Actor | null, lock: CallerLock = 'share') =>
+      confirmCaller(trx, dialect, actor, lock),
+  }
 }
 
 export type Writes = ReturnType<typeof createWrites>

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { existsSync, readdirSync } from 'node:fs'
 import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeEach, expect, it } from 'vitest'
 import {
@@ -269,6 +270,53 @@ describeEachBackend('user invariants under concurrency', (backend) => {
         expect(row?.n).toBe(0)
       } finally {
         await db.close()
+      }
+    },
+  )
+
+  it.runIf(isPostgres)(
+    'PostgreSQL: an upload racing its owner’s deletion leaves no stored bytes behind, in either order',
+    async () => {
+      const storedBytes = () => {
+        const dir = t.config.files.uploadDir
+        if (!existsSync(dir)) return []
+        return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile())
+      }
+      const upload = (who: Session) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/api/v1/files',
+          headers: { ...who.headers, 'content-type': 'multipart/form-data; boundary=b' },
+          payload:
+            '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n' +
+            'Content-Type: text/plain\r\n\r\nhello\r\n--b--\r\n',
+        })
+      // Upload first: it commits, and the deletion that queued behind it removes its bytes. Deletion
+      // first: the upload then finds its caller gone (401) and removes its own bytes.
+      for (const uploadFirst of [true, false]) {
+        const owner = await signUp(t.app, `uploader${randomUUID().slice(0, 6)}`)
+        const holder = await lockHolder(t)
+        let uploading: Promise<LightMyRequestResponse>
+        let deleting: Promise<LightMyRequestResponse>
+        try {
+          await holder.query('select id from users where id = ? for update', [owner.id])
+          if (uploadFirst) {
+            uploading = upload(owner)
+            await holder.waitForWaiters(1)
+            deleting = remove(root, owner.id)
+          } else {
+            deleting = remove(root, owner.id)
+            await holder.waitForWaiters(1)
+            uploading = upload(owner)
+          }
+          await holder.waitForWaiters(2)
+          await holder.commit()
+        } finally {
+          await holder.close()
+        }
+        expect((await uploading!).statusCode, `upload first: ${uploadFirst}`).toBe(uploadFirst ? 201 : 401)
+        expect((await deleting!).statusCode, `upload first: ${uploadFirst}`).toBe(204)
+        expect(storedBytes(), `upload first: ${uploadFirst}`).toEqual([])
       }
     },
   )

@@ -1,20 +1,12 @@
-import type { Kysely } from 'kysely'
-import type { Database, Executor } from '../../platform/db-schema.js'
+import type { Insertable, Kysely } from 'kysely'
+import type { Database, Executor, RefreshTokensTable } from '../../platform/db-schema.js'
 import { toIso } from '../../platform/db-schema.js'
-
-export interface RefreshTokenRecord {
-  id: string
-  userId: string
-  familyId: string
-  expiresAt: string
-  usedAt: string | null
-  revokedAt: string | null
-}
 
 export function createRefreshTokensRepository(db: Kysely<Database>) {
   return {
+    /** Stored when issued; the token's use and revocation are recorded later. */
     async insert(
-      token: { id: string; userId: string; familyId: string; tokenHash: string; expiresAt: string },
+      token: Omit<Insertable<RefreshTokensTable>, 'usedAt' | 'revokedAt' | 'createdAt'>,
       executor: Executor = db,
     ): Promise<void> {
       await executor
@@ -23,7 +15,7 @@ export function createRefreshTokensRepository(db: Kysely<Database>) {
         .execute()
     },
 
-    async findByHash(tokenHash: string, executor: Executor = db): Promise<RefreshTokenRecord | undefined> {
+    async findByHash(tokenHash: string, executor: Executor = db) {
       const row = await executor
         .selectFrom('refreshTokens')
         .select(['id', 'userId', 'familyId', 'expiresAt', 'usedAt', 'revokedAt'])

@@ -1,12 +1,13 @@
 import formbody from '@fastify/formbody'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { currentUser } from '../../platform/auth.js'
 import { badRequest } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
 import { beforeParsing, type RateLimits } from '../../platform/rate-limit.js'
 import { AUTHENTICATED, PUBLIC, problemResponses, ref } from '../../platform/schemas.js'
-import { UserPublic } from '../users/schemas.js'
+import { NewUser, UserPublic } from '../users/schemas.js'
 import type { UsersService } from '../users/service.js'
-import { LoginBody, RefreshBody, RegisterBody, TokenForm, TokenPair } from './schemas.js'
+import { LoginBody, RefreshBody, TokenForm, TokenPair } from './schemas.js'
 import type { AuthService } from './service.js'
 
 export interface AuthRoutesOptions {
@@ -50,7 +51,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
         summary: 'Create an account (role user)',
         tags,
         headers: IdempotencyKeyHeaders,
-        body: ref(RegisterBody),
+        body: ref(NewUser),
         response: { 201: ref(UserPublic), ...problemResponses(400, 409, 422, 429, 503) },
       },
       ...registerLimit,
@@ -164,6 +165,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (
       },
       onRequest: app.authenticate,
     },
-    async (request) => users.get(request.user!, request.user!.id),
+    async (request) => {
+      const user = currentUser(request)
+      return users.get(user, user.id)
+    },
   )
 }

@@ -1,15 +1,5 @@
-import { Type } from 'typebox'
+import { type Static, Type } from 'typebox'
 import { named } from '../../platform/schemas.js'
-import { Email, Password, Username } from '../users/schemas.js'
-
-export const RegisterBody = named(
-  'Registration',
-  Type.Object(
-    { username: Username, email: Email, password: Password },
-    { description: 'A new account; its role is always user' },
-  ),
-  { username: 'ada', email: 'ada@example.com', password: 'correct horse battery staple' },
-)
 
 export const LoginBody = named(
   'Credentials',
@@ -93,3 +83,4 @@ export const TokenPair = named(
     refresh_token: 'q3x9Lw2Vb7Tn0Rk5Yp8Jd4Hs1Mf6Gc3Ze9Ua2Ni7Ko5',
   },
 )
+export type TokenPair = Static<typeof TokenPair>

@@ -1,25 +1,22 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import type { Kysely, Transaction } from 'kysely'
-import type { Static } from 'typebox'
+import { createHash, randomBytes } from 'node:crypto'
+import type { Transaction } from 'kysely'
 import type { AccessTokens } from '../../platform/auth.js'
-import type { Dialect } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
 import { unauthorized } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
+import { uuidv7 } from '../../platform/ids.js'
 import type { Metrics } from '../../platform/metrics.js'
 import { verifyAgainstDummy, verifyPassword } from '../../platform/passwords.js'
+import type { Writes } from '../../platform/transactions.js'
 import type { User, UsersRepository } from '../users/repository.js'
 import type { RefreshTokensRepository } from './repository.js'
-import type { TokenPair as TokenPairSchema } from './schemas.js'
-
-export type TokenPair = Static<typeof TokenPairSchema>
+import type { TokenPair } from './schemas.js'
 
 /** Refresh tokens are 256 random bits; only their SHA-256 is stored, so a database leak yields no usable token. */
 const hashRefreshToken = (token: string) => createHash('sha256').update(token).digest('hex')
 
 export interface AuthServiceDeps {
-  db: Kysely<Database>
-  dialect: Dialect
+  writes: Writes
   users: UsersRepository
   refreshTokens: RefreshTokensRepository
   accessTokens: AccessTokens
@@ -28,38 +25,32 @@ export interface AuthServiceDeps {
 }
 
 export function createAuthService({
-  db,
-  dialect,
+  writes,
   users,
   refreshTokens,
   accessTokens,
   refreshTokenTtlSeconds,
   metrics,
 }: AuthServiceDeps) {
-  const postgres = dialect === 'postgres'
   /*
    * A session is stored only under a share lock on its user's row, taken before any refresh-token row is
    * touched (the order the users service follows too): a deletion, deactivation or password change either
    * commits first, and is seen, or waits until the session exists, and revokes it.
    */
   const lockUser = async (trx: Transaction<Database>, id: string) =>
-    (await users.lockRows(trx, [{ id, mode: 'share' }], postgres)).get(id)
+    (await users.lockRows(trx, [{ id, mode: 'share' }])).get(id)
 
-  async function issuePair(
-    user: User,
-    familyId: string,
-    executor: Parameters<RefreshTokensRepository['insert']>[1] = db,
-  ): Promise<TokenPair> {
+  async function issuePair(user: User, familyId: string, trx: Transaction<Database>): Promise<TokenPair> {
     const refreshToken = randomBytes(32).toString('base64url')
     await refreshTokens.insert(
       {
-        id: randomUUID(),
+        id: uuidv7(),
         userId: user.id,
         familyId,
         tokenHash: hashRefreshToken(refreshToken),
         expiresAt: new Date(Date.now() + refreshTokenTtlSeconds * 1000).toISOString(),
       },
-      executor,
+      trx,
     )
     const access = accessTokens.issue(user)
     return {
@@ -83,11 +74,11 @@ export function createAuthService({
         ? await verifyPassword(user.passwordHash, password)
         : await verifyAgainstDummy(password)
       if (!user || !valid || !user.isActive) fail('bad_credentials', 'Incorrect username or password')
-      const pair = await db.transaction().execute(async (trx) => {
+      const pair = await writes.transact(null, async (trx) => {
         // The password was verified against `user` as it was read; the account must still be that one.
         const current = await lockUser(trx, user.id)
         if (!current?.isActive || current.passwordHash !== user.passwordHash) return undefined
-        const familyId = randomUUID()
+        const familyId = uuidv7()
         const issued = await issuePair(current, familyId, trx)
         await appendEvent(trx, {
           type: 'auth.login',
@@ -105,7 +96,7 @@ export function createAuthService({
      * having been used (its login was logged out, or revoked with a reused sibling) is simply refused.
      */
     async refresh(presented: string): Promise<TokenPair> {
-      const outcome = await db.transaction().execute(async (trx) => {
+      const outcome = await writes.transact(null, async (trx) => {
         const record = await refreshTokens.findByHash(hashRefreshToken(presented), trx)
         if (!record) return { error: 'unknown' as const }
         const user = await lockUser(trx, record.userId)
@@ -136,7 +127,7 @@ export function createAuthService({
     async logout(presented: string): Promise<void> {
       const record = await refreshTokens.findByHash(hashRefreshToken(presented))
       if (!record) return
-      await db.transaction().execute(async (trx) => {
+      await writes.transact(null, async (trx) => {
         await lockUser(trx, record.userId)
         await refreshTokens.revokeFamily(record.familyId, trx)
         await appendEvent(trx, {

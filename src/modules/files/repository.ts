@@ -1,16 +1,11 @@
-import type { Insertable, Kysely, Selectable, Transaction } from 'kysely'
+import type { Insertable, Kysely, Selectable } from 'kysely'
 import { type Database, type Executor, type FilesTable, toIso } from '../../platform/db-schema.js'
+import type { OwnerScope } from '../../platform/ownership.js'
+import type { Counted, PageWindow } from '../../platform/pages.js'
+import type { FilePublic } from './schemas.js'
 
-export interface StoredFile {
-  id: string
-  ownerId: string
-  filename: string
-  size: number
-  contentType: string
-  sha256: string
-  storageKey: string
-  createdAt: string
-}
+/** A file as the service works with it: its metadata, and where the storage keeps its bytes. */
+export type StoredFile = FilePublic & Pick<Selectable<FilesTable>, 'storageKey'>
 
 function toStoredFile(row: Selectable<FilesTable>): StoredFile {
   return { ...row, size: Number(row.size), createdAt: toIso(row.createdAt) }
@@ -23,17 +18,16 @@ export function createFilesRepository(db: Kysely<Database>) {
       return toStoredFile(row)
     },
 
-    async findById(id: string): Promise<StoredFile | undefined> {
-      const row = await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst()
+    /** The file, if it exists and (when `ownerId` is given) belongs to that owner. */
+    async findById(id: string, ownerId: OwnerScope): Promise<StoredFile | undefined> {
+      let query = db.selectFrom('files').selectAll().where('id', '=', id)
+      if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
+      const row = await query.executeTakeFirst()
       return row && toStoredFile(row)
     },
 
     /** Newest first; every owner's files when `ownerId` is undefined. */
-    async list(
-      ownerId: string | undefined,
-      offset: number,
-      limit: number,
-    ): Promise<{ items: StoredFile[]; total: number }> {
+    async list(ownerId: OwnerScope, { offset, limit }: PageWindow): Promise<Counted<StoredFile>> {
       let rows = db.selectFrom('files')
       if (ownerId !== undefined) rows = rows.where('ownerId', '=', ownerId)
       const [items, count] = await Promise.all([
@@ -59,16 +53,6 @@ export function createFilesRepository(db: Kysely<Database>) {
       return Number(row.used)
     },
 
-    /**
-     * Takes the owner's row lock on PostgreSQL, the point on which an owner's quota checks and deletion
-     * serialise (SQLite serialises writers anyway). False when the owner no longer exists.
-     */
-    async lockOwner(ownerId: string, executor: Transaction<Database>, lock: boolean): Promise<boolean> {
-      let query = executor.selectFrom('users').select('id').where('id', '=', ownerId)
-      if (lock) query = query.forUpdate()
-      return (await query.executeTakeFirst()) !== undefined
-    },
-
     async storageKeysOf(ownerId: string, executor: Executor = db): Promise<string[]> {
       const rows = await executor
         .selectFrom('files')
@@ -78,8 +62,11 @@ export function createFilesRepository(db: Kysely<Database>) {
       return rows.map((row) => row.storageKey)
     },
 
-    async delete(id: string, executor: Executor = db): Promise<boolean> {
-      const result = await executor.deleteFrom('files').where('id', '=', id).executeTakeFirst()
+    /** Deletes the file when it exists and (when `ownerId` is given) belongs to that owner. */
+    async delete(id: string, ownerId: OwnerScope, executor: Executor = db): Promise<boolean> {
+      let query = executor.deleteFrom('files').where('id', '=', id)
+      if (ownerId !== undefined) query = query.where('ownerId', '=', ownerId)
+      const result = await query.executeTakeFirst()
       return Number(result.numDeletedRows) > 0
     },
   }

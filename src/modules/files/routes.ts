@@ -5,7 +5,7 @@ import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { badRequest, DomainError } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
+import { AUTHENTICATED, IdParams, problemResponses, ref } from '../../platform/schemas.js'
 import { validatorCompiler } from '../../platform/validation.js'
 import { FilePublic, FilesListQuery, FilesPage, FileUpload, fileContent } from './schemas.js'
 import { type FilesService, STORED_MEDIA_TYPES, TEXT_PLAIN, type UploadSource } from './service.js'
@@ -203,11 +203,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         response: { 200: ref(FilesPage), ...problemResponses(400, 401, 429) },
       },
     },
-    async (request) => {
-      const { page, pageSize } = request.query
-      const { items, total } = await files.list(currentUser(request), (page - 1) * pageSize, pageSize)
-      return pageOf(items, total, request.query)
-    },
+    async (request) => files.list(currentUser(request), request.query),
   )
 
   app.get(

@@ -40,6 +40,7 @@ export type FilePublic = Static<typeof FilePublic>
 export const FilesPage = PageOf(FilePublic, 'Files', 'newest first', FilePublic.examples[0])
 
 export const FilesListQuery = PageQuery
+export type FilesListQuery = Static<typeof FilesListQuery>
 
 /** Documents the multipart body; the handler reads it as a stream rather than having it validated. */
 export const FileUpload = named(

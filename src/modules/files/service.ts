@@ -6,14 +6,15 @@ import type { FastifyBaseLogger } from 'fastify'
 import { fileTypeFromBuffer } from 'file-type'
 import type { Transaction } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
-import type { Dialect } from '../../platform/database.js'
 import type { Database } from '../../platform/db-schema.js'
 import { DomainError, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
+import { ownerScope } from '../../platform/ownership.js'
+import { type Page, paginate } from '../../platform/pages.js'
 import type { Writes } from '../../platform/transactions.js'
 import type { FilesRepository, StoredFile } from './repository.js'
-import type { FilePublic } from './schemas.js'
+import type { FilePublic, FilesListQuery } from './schemas.js'
 import type { FileStorage } from './storage.js'
 
 /** An upload as the transport delivers it. */
@@ -166,7 +167,6 @@ function toPublic(file: StoredFile): FilePublic {
 
 export interface FilesServiceDeps {
   writes: Writes
-  dialect: Dialect
   files: FilesRepository
   storage: FileStorage
   maxUploadBytes: number
@@ -175,15 +175,15 @@ export interface FilesServiceDeps {
 }
 
 export function createFilesService(deps: FilesServiceDeps) {
-  const { writes, dialect, files, storage, maxUploadBytes, maxUserStorageBytes, log } = deps
+  const { writes, files, storage, maxUploadBytes, maxUserStorageBytes, log } = deps
 
   const quotaExceeded = () =>
     tooLarge(`Storing this file would exceed your storage quota of ${maxUserStorageBytes} bytes`)
 
   /** Another user's file is reported as missing: its existence is none of the caller's business. */
   async function findVisible(actor: AuthUser, id: string): Promise<StoredFile> {
-    const file = await files.findById(id)
-    if (!file || (actor.role !== 'admin' && file.ownerId !== actor.id)) throw notFound('No such file')
+    const file = await files.findById(id, ownerScope(actor))
+    if (!file) throw notFound('No such file')
     return file
   }
 
@@ -272,13 +272,8 @@ export function createFilesService(deps: FilesServiceDeps) {
       }
     },
 
-    async list(
-      actor: AuthUser,
-      offset: number,
-      limit: number,
-    ): Promise<{ items: FilePublic[]; total: number }> {
-      const { items, total } = await files.list(actor.role === 'admin' ? undefined : actor.id, offset, limit)
-      return { items: items.map(toPublic), total }
+    async list(actor: AuthUser, query: FilesListQuery): Promise<Page<FilePublic>> {
+      return paginate(query, (window) => files.list(ownerScope(actor), window), toPublic)
     },
 
     async get(actor: AuthUser, id: string): Promise<FilePublic> {
@@ -304,7 +299,7 @@ export function createFilesService(deps: FilesServiceDeps) {
       const file = await findVisible(actor, id)
       const deleted = await writes.withEvent(
         actor,
-        (trx) => files.delete(id, trx),
+        (trx) => files.delete(id, ownerScope(actor), trx),
         () => ({ type: 'file.deleted', data: { fileId: id, ownerId: file.ownerId } }),
       )
       if (!deleted) throw notFound('No such file')
@@ -313,11 +308,11 @@ export function createFilesService(deps: FilesServiceDeps) {
 
     /**
      * For deleting a user: runs inside that transaction (the FK cascade removes the rows) and returns what
-     * removes the bytes once it has committed. The owner's lock makes a concurrent upload either finish
-     * first, and be listed here, or find the owner gone.
+     * removes the bytes once it has committed. The users service has already locked the owner's row for
+     * update, the lock an upload takes on its caller (callerLock 'update'): a concurrent upload either
+     * committed first, and is listed here, or waits and then finds its caller gone (401).
      */
     async prepareOwnerRemoval(ownerId: string, trx: Transaction<Database>): Promise<() => Promise<void>> {
-      await files.lockOwner(ownerId, trx, dialect === 'postgres')
       const keys = await files.storageKeysOf(ownerId, trx)
       return () => removeBytes(keys)
     },

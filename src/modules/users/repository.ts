@@ -1,28 +1,17 @@
 import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely'
-import {
-  type Database,
-  type Executor,
-  type Role,
-  toBool,
-  toIso,
-  type UsersTable,
-} from '../../platform/db-schema.js'
+import type { Dialect } from '../../platform/database.js'
+import { type Database, type Executor, toBool, toIso, type UsersTable } from '../../platform/db-schema.js'
+import type { Counted, PageWindow } from '../../platform/pages.js'
+import type { UserPublic } from './schemas.js'
 
-export type UserRow = Selectable<UsersTable>
+/** An account as the service works with it: what the API shows, and the columns it never shows. */
+export type User = UserPublic &
+  Pick<Selectable<UsersTable>, 'passwordHash' | 'tokenVersion'> & { updatedAt: string }
 
-export interface User {
-  id: string
-  username: string
-  email: string
-  passwordHash: string
-  role: Role
-  isActive: boolean
-  tokenVersion: number
-  createdAt: string
-  updatedAt: string
-}
+/** How a transaction holds a user's row on PostgreSQL: to keep it from changing, to change it, to delete it. */
+export type UserLock = 'share' | 'no key update' | 'update'
 
-function toUser(row: UserRow): User {
+function toUser(row: Selectable<UsersTable>): User {
   return {
     ...row,
     isActive: toBool(row.isActive),
@@ -31,7 +20,8 @@ function toUser(row: UserRow): User {
   }
 }
 
-export function createUsersRepository(db: Kysely<Database>) {
+export function createUsersRepository(db: Kysely<Database>, dialect: Dialect) {
+  const postgres = dialect === 'postgres'
   return {
     async insert(user: Insertable<UsersTable>, executor: Executor = db): Promise<User> {
       const row = await executor.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow()
@@ -52,7 +42,7 @@ export function createUsersRepository(db: Kysely<Database>) {
       return row && toUser(row)
     },
 
-    async list(offset: number, limit: number): Promise<{ items: User[]; total: number }> {
+    async list({ offset, limit }: PageWindow): Promise<Counted<User>> {
       const [rows, count] = await Promise.all([
         db
           .selectFrom('users')
@@ -120,7 +110,7 @@ export function createUsersRepository(db: Kysely<Database>) {
      * one write transaction at a time anyway). Each then counts the admins that remain after every earlier
      * reduction committed, so two of them can never both see "another admin remains" about each other.
      */
-    async serializeAdminReductions(executor: Executor, postgres: boolean): Promise<void> {
+    async serializeAdminReductions(executor: Executor): Promise<void> {
       if (postgres)
         await sql`select pg_advisory_xact_lock(hashtext(current_schema() || ':users:admin-reductions'))`.execute(
           executor,
@@ -132,12 +122,8 @@ export function createUsersRepository(db: Kysely<Database>) {
      * changing, 'no key update' is taken to change one, 'update' to delete one. Always in id order, the one
      * order every transaction locking two users follows, so two of them cannot wait on each other.
      */
-    async lockRows(
-      executor: Executor,
-      locks: { id: string; mode: 'share' | 'no key update' | 'update' }[],
-      postgres: boolean,
-    ): Promise<Map<string, User>> {
-      const strongest = new Map<string, 'share' | 'no key update' | 'update'>()
+    async lockRows(executor: Executor, locks: { id: string; mode: UserLock }[]): Promise<Map<string, User>> {
+      const strongest = new Map<string, UserLock>()
       const rank = { share: 0, 'no key update': 1, update: 2 } as const
       for (const { id, mode } of locks) {
         const held = strongest.get(id)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser, requireAuthentication } from '../../platform/auth.js'
-import { AUTHENTICATED, IdParams, pageOf, problemResponses, ref } from '../../platform/schemas.js'
+import { AUTHENTICATED, IdParams, problemResponses, ref } from '../../platform/schemas.js'
 import { RoleUpdate, UserPublic, UsersListQuery, UsersPage, UserUpdate } from './schemas.js'
 import type { UsersService } from './service.js'
 
@@ -28,11 +28,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
       },
       onRequest: adminOnly,
     },
-    async (request) => {
-      const { page, pageSize } = request.query
-      const { items, total } = await users.list((page - 1) * pageSize, pageSize)
-      return pageOf(items, total, request.query)
-    },
+    async (request) => users.list(request.query),
   )
 
   app.get(

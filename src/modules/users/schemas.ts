@@ -44,9 +44,12 @@ export const UserPublic = named(
   },
 )
 
+export type UserPublic = Static<typeof UserPublic>
+
 export const UsersPage = PageOf(UserPublic, 'Users', 'oldest first', UserPublic.examples[0])
 
 export const UsersListQuery = PageQuery
+export type UsersListQuery = Static<typeof UsersListQuery>
 
 export const UserUpdate = named(
   'UserUpdate',
@@ -70,3 +73,15 @@ export const RoleUpdate = named(
   Type.Object({ role: Role }, { additionalProperties: false, description: 'The new role' }),
   { role: 'admin' },
 )
+export type RoleUpdate = Static<typeof RoleUpdate>
+
+/** What a new account is made from: a sign-up's body, or the bootstrapped admin's configuration. */
+export const NewUser = named(
+  'Registration',
+  Type.Object(
+    { username: Username, email: Email, password: Password },
+    { description: 'A new account; its role is always user' },
+  ),
+  { username: 'ada', email: 'ada@example.com', password: 'correct horse battery staple' },
+)
+export type NewUser = Static<typeof NewUser>

@@ -1,38 +1,17 @@
-import { randomUUID } from 'node:crypto'
-import type { Kysely, Transaction } from 'kysely'
+import type { Transaction } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
-import type { Dialect } from '../../platform/database.js'
 import { uniqueViolation } from '../../platform/database.js'
 import type { Database, Executor, Role } from '../../platform/db-schema.js'
 import { badRequest, conflict, forbidden, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
+import { uuidv7 } from '../../platform/ids.js'
+import { type Page, paginate } from '../../platform/pages.js'
 import { hashPassword, verifyPassword } from '../../platform/passwords.js'
-import { confirmCaller, type Writes } from '../../platform/transactions.js'
+import type { Writes } from '../../platform/transactions.js'
 import type { UserStateCache } from '../../platform/user-state-cache.js'
 import type { RefreshTokensRepository } from '../auth/repository.js'
-import type { User, UsersRepository } from './repository.js'
-
-export interface UserPublic {
-  id: string
-  username: string
-  email: string
-  role: Role
-  isActive: boolean
-  createdAt: string
-}
-
-export interface NewUser {
-  username: string
-  email: string
-  password: string
-}
-
-export interface UserChanges {
-  email?: string
-  password?: string
-  currentPassword?: string
-  isActive?: boolean
-}
+import type { User, UserLock, UsersRepository } from './repository.js'
+import type { NewUser, UserPublic, UsersListQuery, UserUpdate } from './schemas.js'
 
 export function toPublic(user: User): UserPublic {
   const { id, username, email, role, isActive, createdAt } = user
@@ -47,9 +26,7 @@ function conflictFor(error: unknown): Error {
 }
 
 export interface UsersServiceDeps {
-  db: Kysely<Database>
   writes: Writes
-  dialect: Dialect
   users: UsersRepository
   refreshTokens: RefreshTokensRepository
   userStates: UserStateCache
@@ -68,16 +45,12 @@ export interface UsersServiceDeps {
  * verification) happens before, and its premise, the password hash it verified, is checked again inside.
  */
 export function createUsersService({
-  db,
   writes,
-  dialect,
   users,
   refreshTokens,
   userStates,
   beforeDelete,
 }: UsersServiceDeps) {
-  const postgres = dialect === 'postgres'
-
   /** Call after serializeAdminReductions, with the target as read under its lock. */
   async function assertAnotherAdminRemains(executor: Executor, target: User): Promise<void> {
     if (target.role !== 'admin' || !target.isActive) return
@@ -99,17 +72,13 @@ export function createUsersService({
     trx: Transaction<Database>,
     actor: AuthUser,
     id: string,
-    targetMode: 'no key update' | 'update',
+    targetMode: Exclude<UserLock, 'share'>,
   ): Promise<User> {
-    const rows = await users.lockRows(
-      trx,
-      [
-        { id: actor.id, mode: 'share' },
-        { id, mode: targetMode },
-      ],
-      postgres,
-    )
-    await confirmCaller(trx, dialect, actor, 'held')
+    const rows = await users.lockRows(trx, [
+      { id: actor.id, mode: 'share' },
+      { id, mode: targetMode },
+    ])
+    await writes.confirmCaller(trx, actor, 'held')
     const target = rows.get(id)
     if (!target) throw notFound('No such user')
     return target
@@ -118,7 +87,7 @@ export function createUsersService({
   /** A self-registered user is the actor of their own registration; a bootstrapped admin has none. */
   async function create(input: NewUser, role: Role): Promise<User> {
     const now = new Date().toISOString()
-    const id = randomUUID()
+    const id = uuidv7()
     const passwordHash = await hashPassword(input.password)
     try {
       return await writes.transact(
@@ -165,10 +134,10 @@ export function createUsersService({
     async ensureAdmin(input: NewUser): Promise<{ user: UserPublic; created: boolean }> {
       const existing = await users.findByUsername(input.username)
       if (existing) {
-        const promoted = await db.transaction().execute(async (trx) => {
-          const current = (
-            await users.lockRows(trx, [{ id: existing.id, mode: 'no key update' }], postgres)
-          ).get(existing.id)
+        const promoted = await writes.transact(null, async (trx) => {
+          const current = (await users.lockRows(trx, [{ id: existing.id, mode: 'no key update' }])).get(
+            existing.id,
+          )
           if (!current || (current.role === 'admin' && current.isActive)) return current
           const row = await users.bumpTokenVersion(
             current.id,
@@ -204,12 +173,11 @@ export function createUsersService({
       return toPublic(user)
     },
 
-    async list(offset: number, limit: number): Promise<{ items: UserPublic[]; total: number }> {
-      const { items, total } = await users.list(offset, limit)
-      return { items: items.map(toPublic), total }
+    async list(query: UsersListQuery): Promise<Page<UserPublic>> {
+      return paginate(query, (window) => users.list(window), toPublic)
     },
 
-    async update(actor: AuthUser, id: string, changes: UserChanges): Promise<UserPublic> {
+    async update(actor: AuthUser, id: string, changes: UserUpdate): Promise<UserPublic> {
       assertSelfOrAdmin(actor, id)
       if (changes.isActive !== undefined && actor.role !== 'admin')
         throw forbidden('Only an admin may change isActive')
@@ -243,7 +211,7 @@ export function createUsersService({
         updated = await writes.transact(
           actor,
           async (trx) => {
-            if (changes.isActive === false) await users.serializeAdminReductions(trx, postgres)
+            if (changes.isActive === false) await users.serializeAdminReductions(trx)
             const target = await lockActorAndTarget(trx, actor, id, 'no key update')
             if (verifiedHash !== undefined && target.passwordHash !== verifiedHash) {
               throw conflict('The password was changed meanwhile; verify with the current one and try again')
@@ -276,7 +244,7 @@ export function createUsersService({
       const updated = await writes.transact(
         actor,
         async (trx) => {
-          if (role !== 'admin') await users.serializeAdminReductions(trx, postgres)
+          if (role !== 'admin') await users.serializeAdminReductions(trx)
           const target = await lockActorAndTarget(trx, actor, id, 'no key update')
           if (target.role === role) return target
           if (role !== 'admin') await assertAnotherAdminRemains(trx, target)
@@ -301,7 +269,7 @@ export function createUsersService({
       const afterCommit = await writes.transact(
         actor,
         async (trx) => {
-          await users.serializeAdminReductions(trx, postgres)
+          await users.serializeAdminReductions(trx)
           const target = await lockActorAndTarget(trx, actor, id, 'update')
           await assertAnotherAdminRemains(trx, target)
           const after = await beforeDelete?.(id, trx)
