@@ -106,13 +106,12 @@ export class MathPool {
     this.pool.on('message', (message: WorkerHeapReport) => {
       if (message?.type === 'math-worker-heap') this.noteHeap(message)
     })
-    const pool = this.pool
     const { metrics } = options
     this.retirements = metrics.mathPoolRetirements
     metrics.mathEngineInfo.set({ engine: this.engine.name, version: this.engine.version }, 1)
-    metrics.mathPoolQueueDepth.readFrom((gauge) => gauge.set(pool.queueSize))
-    metrics.mathPoolUtilization.readFrom((gauge) => gauge.set(pool.utilization))
-    metrics.mathPoolThreads.readFrom((gauge) => gauge.set(pool.threads.length))
+    metrics.mathPoolQueueDepth.readFrom((gauge) => gauge.set(this.pool.queueSize))
+    metrics.mathPoolUtilization.readFrom((gauge) => gauge.set(this.pool.utilization))
+    metrics.mathPoolThreads.readFrom((gauge) => gauge.set(this.pool.threads.length))
   }
 
   /** Small jobs: computing costs less than a trip to a worker thread. */

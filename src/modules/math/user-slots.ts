@@ -17,11 +17,10 @@ export class UserSlots {
     private readonly waitMs: number,
     metrics?: Pick<Metrics, 'mathUserSlots'>,
   ) {
-    const users = this.users
     metrics?.mathUserSlots.readFrom((gauge) => {
       let running = 0
       let waiting = 0
-      for (const entry of users.values()) {
+      for (const entry of this.users.values()) {
         running += entry.running
         waiting += entry.waiting.length
       }
