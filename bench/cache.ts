@@ -8,8 +8,8 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { cpus } from 'node:os'
 import pino from 'pino'
-import { Registry } from 'prom-client'
 import { TwoTierCache } from '../src/platform/cache.js'
+import { createMetrics } from '../src/platform/metrics.js'
 import { connectRedis } from '../src/platform/redis.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -49,7 +49,7 @@ if (!redis.isReady()) {
 const serverVersion = /redis_version:(\S+)/.exec(await redis.client.info('server'))?.[1] ?? '?'
 const local = new TwoTierCache({
   name: 'bench',
-  registry: new Registry(),
+  metrics: createMetrics(),
   maxBytes: 64 * MB,
   redisMaxValueBytes: 0,
   redisTtlSeconds: 60,

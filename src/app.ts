@@ -111,7 +111,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
   }, redis)
   const accessTokens = new AccessTokens(config.jwtSecret, config.accessTokenTtlSeconds, userStates, metrics)
 
-  const pool = new MathPool({ ...config.math, registry: metrics.registry })
+  const pool = new MathPool({ ...config.math, metrics })
   lifecycle.add({ name: 'math pool', close: () => pool.close() })
   log.info(
     {
@@ -204,7 +204,7 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
   const cacheNamed = <V extends string | Buffer = string>(name: string) =>
     new TwoTierCache<V>({
       name,
-      registry: metrics.registry,
+      metrics,
       maxBytes: config.cache.maxBytes,
       redisMaxValueBytes: config.cache.redisMaxValueBytes,
       redisTtlSeconds: config.cache.redisTtlSeconds,
@@ -255,13 +255,13 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
       cache: cacheNamed<string | Buffer>('math'),
       history,
       limits: config.math,
-      registry: metrics.registry,
+      metrics,
       // Half the workers per user (rounded up); 16 more of a user's computations may wait behind its own.
       slots: new UserSlots(
         Math.max(1, Math.ceil(config.math.workers / 2)),
         16,
         config.math.timeoutMs,
-        metrics.registry,
+        metrics,
       ),
     }),
     products: createProductsService({

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { LRUCache } from 'lru-cache'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Metrics } from './metrics.js'
 import type { RedisHandle } from './redis.js'
 import { currentCaller } from './request-context.js'
 
@@ -14,7 +14,7 @@ import { currentCaller } from './request-context.js'
 export interface TwoTierCacheOptions {
   /** Metrics label and key namespace, e.g. 'math'. */
   name: string
-  registry: Registry
+  metrics: CacheMetrics
   /** Local LRU bound; a value's length (characters, or bytes) counts as its size. 0 disables the local tier. */
   maxBytes: number
   redis?: RedisHandle
@@ -34,62 +34,11 @@ export type CacheSource = 'local' | 'redis' | 'computed' | 'shared'
 
 type Loaded<V> = { value: V | string; source: 'redis' | 'computed' }
 
-interface CacheMetrics {
-  requests: Counter<'cache' | 'tier' | 'outcome'>
-  redisErrors: Counter<'cache'>
-  overBudget: Counter<'cache'>
-  shared: Counter<'cache'>
-  localTiers: Set<{ name: string; bytes(): number }>
-}
-
-// Several caches (math, products, …) share one app registry, which refuses a second metric of one name.
-const metricsByRegistry = new WeakMap<Registry, CacheMetrics>()
-
-function metricsFor(registry: Registry): CacheMetrics {
-  const existing = metricsByRegistry.get(registry)
-  if (existing) return existing
-  const localTiers = new Set<{ name: string; bytes(): number }>()
-  new Gauge({
-    name: 'cache_local_bytes',
-    help: 'Bytes (string length) held in the in-process tier, by cache',
-    labelNames: ['cache'],
-    registers: [registry],
-    // Read at scrape time: evictions happen inside lru-cache, where no hook would see every size change.
-    collect() {
-      this.reset()
-      for (const tier of localTiers) this.inc({ cache: tier.name }, tier.bytes())
-    },
-  })
-  const metrics: CacheMetrics = {
-    requests: new Counter({
-      name: 'cache_requests_total',
-      help: 'Cache lookups, by cache, tier (local|redis) and outcome (hit|miss)',
-      labelNames: ['cache', 'tier', 'outcome'],
-      registers: [registry],
-    }),
-    redisErrors: new Counter({
-      name: 'cache_redis_errors_total',
-      help: 'Cache operations that needed Redis but fell back to this process because it was down or failed',
-      labelNames: ['cache'],
-      registers: [registry],
-    }),
-    overBudget: new Counter({
-      name: 'cache_redis_over_budget_total',
-      help: 'Values kept in this process only because their caller, or all callers, used up the Redis budget',
-      labelNames: ['cache'],
-      registers: [registry],
-    }),
-    shared: new Counter({
-      name: 'cache_singleflight_shared_total',
-      help: 'Callers that joined a compute already in flight for their key instead of starting another',
-      labelNames: ['cache'],
-      registers: [registry],
-    }),
-    localTiers,
-  }
-  metricsByRegistry.set(registry, metrics)
-  return metrics
-}
+/** The metrics every cache counts in, each under its own name as the cache label. */
+export type CacheMetrics = Pick<
+  Metrics,
+  'cacheLocalBytes' | 'cacheRequests' | 'cacheRedisErrors' | 'cacheOverBudget' | 'cacheShared'
+>
 
 /*
  * SET within a byte budget, atomically: the entry is written only if its size still fits both the caller's
@@ -131,14 +80,16 @@ export class TwoTierCache<V extends string | Buffer = string> {
             sizeCalculation: (value) => Math.max(1, value.length),
           })
         : undefined
-    this.metrics = metricsFor(options.registry)
-    this.metrics.localTiers.add({ name: options.name, bytes: () => this.local?.calculatedSize ?? 0 })
-    // Every series this cache can produce exists from the start at 0, so a first burst shows in rate().
+    this.metrics = options.metrics
     const cache = options.name
+    // Read at scrape time: evictions happen inside lru-cache, where no hook would see every size change.
+    this.metrics.cacheLocalBytes.readFrom((gauge) => gauge.set({ cache }, this.local?.calculatedSize ?? 0))
+    // Every series this cache can produce exists from the start at 0, so a first burst shows in rate().
     for (const tier of ['local', 'redis'] as const)
-      for (const outcome of ['hit', 'miss'] as const) this.metrics.requests.inc({ cache, tier, outcome }, 0)
-    this.metrics.redisErrors.inc({ cache }, 0)
-    this.metrics.shared.inc({ cache }, 0)
+      for (const outcome of ['hit', 'miss'] as const)
+        this.metrics.cacheRequests.inc({ cache, tier, outcome }, 0)
+    this.metrics.cacheRedisErrors.inc({ cache }, 0)
+    this.metrics.cacheShared.inc({ cache }, 0)
   }
 
   async get(key: string): Promise<{ value: V | string; tier: 'local' | 'redis' } | undefined> {
@@ -178,7 +129,7 @@ export class TwoTierCache<V extends string | Buffer = string> {
             total,
           ) as Promise<number>,
       )
-      if (stored === 0) this.metrics.overBudget.inc({ cache: this.options.name })
+      if (stored === 0) this.metrics.cacheOverBudget.inc({ cache: this.options.name })
     }
   }
 
@@ -195,7 +146,7 @@ export class TwoTierCache<V extends string | Buffer = string> {
     if (local !== undefined) return { value: local, source: 'local' }
     const pending = this.inflight.get(key)
     if (pending) {
-      this.metrics.shared.inc({ cache: this.options.name })
+      this.metrics.cacheShared.inc({ cache: this.options.name })
       return { value: (await pending).value, source: 'shared' }
     }
     const flight: Promise<Loaded<V>> = this.load(key, compute, () => this.inflight.get(key) === flight)
@@ -266,7 +217,7 @@ export class TwoTierCache<V extends string | Buffer = string> {
   }
 
   private redisFailed(operation: string, error?: unknown): void {
-    this.metrics.redisErrors.inc({ cache: this.options.name })
+    this.metrics.cacheRedisErrors.inc({ cache: this.options.name })
     if (this.redisDown) return
     this.redisDown = true
     this.options.log?.warn(
@@ -276,7 +227,7 @@ export class TwoTierCache<V extends string | Buffer = string> {
   }
 
   private count(tier: 'local' | 'redis', outcome: 'hit' | 'miss'): void {
-    this.metrics.requests.inc({ cache: this.options.name, tier, outcome })
+    this.metrics.cacheRequests.inc({ cache: this.options.name, tier, outcome })
   }
 
   private redisKey(key: string): string {

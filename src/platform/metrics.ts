@@ -1,25 +1,38 @@
 import type { FastifyInstance } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { METRIC_CATALOGUE, type MetricCatalogue, type MetricDefinition } from './metric-catalogue.js'
 
-/** One registry per app instance, so tests can build several apps in one process. */
-export interface Metrics {
+/**
+ * A gauge whose series are set at each scrape, by the sources attached to it: state that changes without
+ * anything to hook (a pool's queue, an LRU's size, a Redis that stopped answering) is read when asked for.
+ */
+export interface ScrapedGauge<L extends string = string> {
+  /** From now on `read` sets its series of this gauge at every scrape. */
+  readFrom(read: (gauge: Gauge<L>) => void | Promise<void>): void
+}
+
+type LabelsOf<D> = D extends { labelNames: readonly (infer L extends string)[] } ? L : string
+
+/** The object createMetrics makes of a catalogue entry. */
+export type MetricOf<D extends MetricDefinition> = D['type'] extends 'counter'
+  ? Counter<LabelsOf<D>>
+  : D['type'] extends 'histogram'
+    ? Histogram<LabelsOf<D>>
+    : D extends { readAtScrape: true }
+      ? ScrapedGauge<LabelsOf<D>>
+      : Gauge<LabelsOf<D>>
+
+/**
+ * One object per metric of the catalogue, in one registry per app instance (so tests can build several
+ * apps in one process). A component is given the ones it uses, as a Pick of this: never the registry.
+ */
+export type Metrics = { readonly [K in keyof MetricCatalogue]: MetricOf<MetricCatalogue[K]> } & {
+  /** For serving /metrics, and for tests reading a value; components are given metrics, not this. */
   readonly registry: Registry
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>
-  readonly httpDuration: Histogram<'method' | 'route' | 'status'>
-  readonly rateLimited: Counter<'tier'>
-  readonly authFailures: Counter<'reason'>
-  readonly redisAvailable: Gauge
-  /** Times the Redis connection went from ready to lost: outages shorter than a scrape interval count too. */
-  readonly redisConnectionLost: Counter
-  /** Requests answered 503 because the database could not be reached. */
-  readonly dependencyErrors: Counter<'dependency'>
   /** From now on redis_up asks this connection at every scrape. */
   observeRedis(redis: RedisProbe): void
   /** Call on every connection event: counts each loss once. */
   redisStateChanged(ready: boolean): void
-  readonly historyBatchSize: Histogram
-  readonly eventsPublished: Counter
-  readonly eventsPublishFailures: Counter
 }
 
 /** What redis_up needs of the Redis handle. */
@@ -31,19 +44,41 @@ export interface RedisProbe {
 /** A scrape must not wait on a stalled Redis for long; one that does not answer in this time is down. */
 const REDIS_SCRAPE_PING_MS = 1000
 
-/** Every reason auth_failures_total is counted with, so each series exists (at 0) before its first failure. */
-const AUTH_FAILURE_REASONS = [
-  'missing_token',
-  'token_expired',
-  'token_invalid',
-  'token_revoked',
-  'bad_credentials',
-  'refresh_reuse',
-  'refresh_revoked',
-  'refresh_unknown',
-  'refresh_expired',
-  'refresh_inactive',
-]
+function scrapedGauge(config: {
+  name: string
+  help: string
+  labelNames: readonly string[]
+  registers: Registry[]
+}) {
+  const readers: ((gauge: Gauge) => void | Promise<void>)[] = []
+  new Gauge({
+    ...config,
+    collect() {
+      // Every reader starts synchronously here, and the registry collects in catalogue order: what
+      // db_pool_connections reads is read before the backlog gauges' query takes a connection.
+      const pending = readers.map((read) => read(this)).filter((result) => result instanceof Promise)
+      return pending.length > 0 ? Promise.all(pending).then(() => undefined) : undefined
+    },
+  })
+  const gauge: ScrapedGauge = { readFrom: (read) => void readers.push(read) }
+  return gauge
+}
+
+function create(definition: MetricDefinition, registry: Registry) {
+  const { name, help, labelNames = [], buckets, readAtScrape, startAtZero = [] } = definition
+  const config = { name, help, labelNames, registers: [registry] }
+  switch (definition.type) {
+    case 'counter': {
+      const counter = new Counter(config)
+      for (const labels of startAtZero) counter.inc(labels, 0)
+      return counter
+    }
+    case 'histogram':
+      return new Histogram({ ...config, ...(buckets ? { buckets: [...buckets] } : {}) })
+    case 'gauge':
+      return readAtScrape ? scrapedGauge(config) : new Gauge(config)
+  }
+}
 
 export function createMetrics(): Metrics {
   const registry = new Registry()
@@ -58,90 +93,29 @@ export function createMetrics(): Metrics {
     'nodejs_active_resources_total',
   ])
     registry.removeSingleMetric(name)
-  let redis: RedisProbe | undefined
+  const catalogued = Object.fromEntries(
+    Object.entries(METRIC_CATALOGUE).map(([key, definition]) => [key, create(definition, registry)]),
+  ) as { [K in keyof MetricCatalogue]: MetricOf<MetricCatalogue[K]> }
   let redisWasReady = false
-  const authFailures = new Counter({
-    name: 'auth_failures_total',
-    help: 'Failed authentications, by reason',
-    labelNames: ['reason'],
-    registers: [registry],
-  })
-  for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0)
-  const dependencyErrors = new Counter({
-    name: 'dependency_errors_total',
-    help: 'Requests answered 503 because a required dependency (the database) could not be reached',
-    labelNames: ['dependency'],
-    registers: [registry],
-  })
-  dependencyErrors.inc({ dependency: 'database' }, 0)
-  const redisConnectionLost = new Counter({
-    name: 'redis_connection_lost_total',
-    help: 'Times the Redis connection was lost (short outages between two scrapes included)',
-    registers: [registry],
-  })
   return {
+    ...catalogued,
     registry,
-    httpRequests: new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by route template, method and status',
-      labelNames: ['method', 'route', 'status'],
-      registers: [registry],
-    }),
-    httpDuration: new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time from request received to response sent, by route template, method and status',
-      labelNames: ['method', 'route', 'status'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [registry],
-    }),
-    rateLimited: new Counter({
-      name: 'rate_limited_requests_total',
-      help: 'Requests refused with 429, by limit tier',
-      labelNames: ['tier'],
-      registers: [registry],
-    }),
-    authFailures,
-    dependencyErrors,
-    redisConnectionLost,
-    historyBatchSize: new Histogram({
-      name: 'history_batch_size',
-      help: 'Math history records written per insert (group commit)',
-      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500],
-      registers: [registry],
-    }),
-    eventsPublished: new Counter({
-      name: 'events_published_total',
-      help: 'Outbox events delivered to the event stream',
-      registers: [registry],
-    }),
-    eventsPublishFailures: new Counter({
-      name: 'events_publish_failures_total',
-      help: 'Outbox batches the event stream refused or did not answer (each is retried)',
-      registers: [registry],
-    }),
-    redisAvailable: new Gauge({
-      name: 'redis_up',
-      help: '1 when Redis is configured, connected and answers a PING at scrape time; 0 otherwise',
-      registers: [registry],
+    observeRedis(redis) {
+      redisWasReady = redis.isReady()
       // Asked at each scrape, not remembered from the last connection event: a Redis that stopped
       // answering without closing the connection still looks connected.
-      async collect() {
-        if (!redis) return
+      catalogued.redisAvailable.readFrom(async (gauge) => {
         let up = false
         if (redis.isReady())
           up = await redis.ping(REDIS_SCRAPE_PING_MS).then(
             () => true,
             () => false,
           )
-        this.set(up ? 1 : 0)
-      },
-    }),
-    observeRedis(probe) {
-      redis = probe
-      redisWasReady = probe.isReady()
+        gauge.set(up ? 1 : 0)
+      })
     },
     redisStateChanged(ready) {
-      if (redisWasReady && !ready) redisConnectionLost.inc()
+      if (redisWasReady && !ready) catalogued.redisConnectionLost.inc()
       redisWasReady = ready
     },
   }
@@ -158,21 +132,15 @@ const BACKLOG_QUERY_TIMEOUT_MS = 1000
  * Gauges read at scrape time. The outbox backlog is one indexed query shared by both of its gauges; when
  * the database does not answer, they keep their last values rather than failing the whole scrape.
  */
-export function registerDatabaseGauges(metrics: Metrics, sources: DatabaseGaugeSources): void {
-  const registers = [metrics.registry]
-  // Registered, so collected, before the backlog gauges: their query would otherwise show up in the
-  // pool's own 'waiting' count on every scrape.
-  new Gauge({
-    name: 'db_pool_connections',
-    help: 'Database pool connections, by state (total, idle, waiting for a connection)',
-    labelNames: ['state'],
-    registers,
-    collect() {
-      const stats = sources.poolStats()
-      this.set({ state: 'total' }, stats.total)
-      this.set({ state: 'idle' }, stats.idle)
-      this.set({ state: 'waiting' }, stats.waiting)
-    },
+export function registerDatabaseGauges(
+  metrics: Pick<Metrics, 'dbPoolConnections' | 'eventsPending' | 'eventsRelayLag'>,
+  sources: DatabaseGaugeSources,
+): void {
+  metrics.dbPoolConnections.readFrom((gauge) => {
+    const stats = sources.poolStats()
+    gauge.set({ state: 'total' }, stats.total)
+    gauge.set({ state: 'idle' }, stats.idle)
+    gauge.set({ state: 'waiting' }, stats.waiting)
   })
   let backlog: Promise<{ pending: number; lagSeconds: number } | undefined> | undefined
   const readBacklog = () => {
@@ -194,23 +162,13 @@ export function registerDatabaseGauges(metrics: Metrics, sources: DatabaseGaugeS
       })
     return backlog
   }
-  new Gauge({
-    name: 'events_pending',
-    help: 'Outbox events not yet delivered to the event stream',
-    registers,
-    async collect() {
-      const value = await readBacklog()
-      if (value) this.set(value.pending)
-    },
+  metrics.eventsPending.readFrom(async (gauge) => {
+    const value = await readBacklog()
+    if (value) gauge.set(value.pending)
   })
-  new Gauge({
-    name: 'events_relay_lag_seconds',
-    help: 'Age of the oldest undelivered outbox event (0 when none waits)',
-    registers,
-    async collect() {
-      const value = await readBacklog()
-      if (value) this.set(value.lagSeconds)
-    },
+  metrics.eventsRelayLag.readFrom(async (gauge) => {
+    const value = await readBacklog()
+    if (value) gauge.set(value.lagSeconds)
   })
 }
 
@@ -223,7 +181,10 @@ const ALWAYS_POSSIBLE = ['500', '503']
  * appears only at its first increment hides that increment from rate(), so a burst of errors within one
  * scrape interval would never show (the 5xx alert read 0 through a 981-error outage).
  */
-export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): void {
+export function registerHttpMetrics(
+  app: FastifyInstance,
+  metrics: Pick<Metrics, 'httpRequests' | 'httpDuration'>,
+): void {
   const known: { method: string; route: string; status: string }[] = []
   app.addHook('onRoute', (route) => {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter(

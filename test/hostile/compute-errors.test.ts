@@ -1,5 +1,4 @@
 import Fastify from 'fastify'
-import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createServices, type Services } from '../../src/app.js'
 import { ComputeError } from '../../src/modules/math/compute-error.js'
@@ -11,6 +10,7 @@ import { UserSlots } from '../../src/modules/math/user-slots.js'
 import type { AuthUser } from '../../src/platform/auth.js'
 import { TwoTierCache } from '../../src/platform/cache.js'
 import { DomainError, registerErrorHandling } from '../../src/platform/errors.js'
+import { createMetrics } from '../../src/platform/metrics.js'
 import {
   buildTestApp,
   describeEachBackend,
@@ -45,7 +45,7 @@ describe('the pool classifies its own failures', () => {
       workers: 1,
       timeoutMs: 10_000,
       queueMax: 4,
-      registry: new Registry(),
+      metrics: createMetrics(),
       ...options,
     })
     pools.push(created)
@@ -113,7 +113,7 @@ describeEachBackend('the service answers each kind of failure for what it is', (
 
   /** A real pool whose computations all end in `failure`, as a worker would report it. */
   function serviceFailingWith(failure: ComputeError) {
-    const registry = new Registry()
+    const metrics = createMetrics()
     class FailingPool extends MathPool {
       override runInline(): MathJobResult {
         throw failure
@@ -122,19 +122,19 @@ describeEachBackend('the service answers each kind of failure for what it is', (
         return Promise.reject(failure)
       }
     }
-    const pool = new FailingPool({ workers: 1, timeoutMs: 1000, queueMax: 1, registry })
+    const pool = new FailingPool({ workers: 1, timeoutMs: 1000, queueMax: 1, metrics })
     const math = createMathService({
       pool,
       cache: new TwoTierCache({
         name: 'math',
-        registry,
+        metrics,
         maxBytes: 1_000_000,
         redisMaxValueBytes: 0,
         redisTtlSeconds: 60,
       }),
       history: services.history,
       limits: { maxFibonacciN: 1_000_000, maxFactorialN: 100_000, maxResultDigits: 1_000_000 },
-      registry,
+      metrics,
       slots: new UserSlots(4, 4, 1000),
     })
     return { math, close: () => pool.close() }

@@ -1,7 +1,6 @@
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
-import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   computeForTransfer,
@@ -15,6 +14,7 @@ import {
   type MathJobResult,
 } from '../../src/modules/math/engine/index.js'
 import { MathPool } from '../../src/modules/math/pool.js'
+import { createMetrics } from '../../src/platform/metrics.js'
 
 /*
  * The GMP engine must give exactly what the JavaScript engine gives, for every operation, operand spelling
@@ -362,7 +362,7 @@ describeGmp(title('math pool on the GMP engine'), () => {
   afterAll(() => Promise.all(pools.map((pool) => pool.close())))
 
   it('cancels a native computation at the timeout: its thread stops and frees its memory', async () => {
-    const pool = new MathPool({ workers: 1, timeoutMs: 300, queueMax: 4, registry: new Registry() })
+    const pool = new MathPool({ workers: 1, timeoutMs: 300, queueMax: 4, metrics: createMetrics() })
     pools.push(pool)
     expect(pool.engine.name).toBe('gmp')
     expect((await runEventually(pool, { op: 'fibonacci', n: 1000 })).digits).toBe(209)
@@ -388,7 +388,7 @@ describeGmp(title('math pool on the GMP engine'), () => {
       timeoutMs: 30_000,
       queueMax: 4,
       workerMemoryMb: 64,
-      registry: new Registry(),
+      metrics: createMetrics(),
     })
     pools.push(pool)
     await expect(pool.run({ op: 'power', base: '3', exponent: '300000000' })).rejects.toMatchObject({

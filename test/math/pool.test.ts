@@ -1,14 +1,14 @@
-import { Registry } from 'prom-client'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { MathJob, MathJobBytes, MathJobResult } from '../../src/modules/math/engine/index.js'
 import { MathPool } from '../../src/modules/math/pool.js'
+import { createMetrics, type Metrics } from '../../src/platform/metrics.js'
 
 const pools: MathPool[] = []
 afterAll(() => Promise.all(pools.map((pool) => pool.close())))
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function metric(registry: Registry, name: string): Promise<number> {
+async function metric({ registry }: Metrics, name: string): Promise<number> {
   const found = (await registry.getMetricsAsJSON()).find((m) => m.name === name)
   return Number(found?.values[0]?.value ?? 0)
 }
@@ -27,13 +27,13 @@ async function runEventually(pool: MathPool, job: MathJob): Promise<MathJobResul
 
 describe('math pool memory bounds', () => {
   it('retires a worker left heavy once it is idle, and a fresh one takes over', async () => {
-    const registry = new Registry()
+    const metrics = createMetrics()
     // Every heap counts as heavy here, so every worker is retired after 100 ms idle.
     const pool = new MathPool({
       workers: 2,
       timeoutMs: 60_000,
       queueMax: 100,
-      registry,
+      metrics,
       engine: 'js',
       retireIdleMs: 100,
       heavyHeapBytes: 1,
@@ -41,7 +41,7 @@ describe('math pool memory bounds', () => {
     pools.push(pool)
     expect((await pool.run({ op: 'fibonacci', n: 50_000 })).digits).toBe(10_450)
     const before = pool.threadIds()
-    for (let waited = 0; (await metric(registry, 'math_pool_workers_retired_total')) < 1; waited += 50) {
+    for (let waited = 0; (await metric(metrics, 'math_pool_workers_retired_total')) < 1; waited += 50) {
       if (waited > 10_000) throw new Error('no worker was retired')
       await sleep(50)
     }
@@ -52,12 +52,12 @@ describe('math pool memory bounds', () => {
   })
 
   it('never hands a task to a worker being retired: every job of a stream around retirements succeeds', async () => {
-    const registry = new Registry()
+    const metrics = createMetrics()
     const pool = new MathPool({
       workers: 2,
       timeoutMs: 60_000,
       queueMax: 1000,
-      registry,
+      metrics,
       engine: 'js',
       retireIdleMs: 5,
       heavyHeapBytes: 1,
@@ -73,7 +73,7 @@ describe('math pool memory bounds', () => {
       await sleep([0, 3, 5, 6, 8, 12][round % 6]!)
     }
     expect(failures).toEqual([])
-    expect(await metric(registry, 'math_pool_workers_retired_total')).toBeGreaterThan(3)
+    expect(await metric(metrics, 'math_pool_workers_retired_total')).toBeGreaterThan(3)
     // Each retirement means a worker starting from TypeScript source: slow on a busy machine.
   }, 300_000)
 
@@ -82,7 +82,7 @@ describe('math pool memory bounds', () => {
       workers: 1,
       timeoutMs: 60_000,
       queueMax: 4,
-      registry: new Registry(),
+      metrics: createMetrics(),
       engine: 'js',
       workerMemoryMb: 16,
     })

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
-import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TwoTierCache, type TwoTierCacheOptions } from '../../src/platform/cache.js'
+import { createMetrics, type Metrics } from '../../src/platform/metrics.js'
 import { connectRedis, type RedisHandle } from '../../src/platform/redis.js'
 
 // Read here rather than from ../helpers.js, which loads the whole app; the CI rule is the same.
@@ -21,7 +21,7 @@ function recordingLog() {
 function newCache(options: Partial<TwoTierCacheOptions> = {}) {
   return new TwoTierCache({
     name: 'test',
-    registry: new Registry(),
+    metrics: createMetrics(),
     maxBytes: 1_000_000,
     redisMaxValueBytes: 1_000_000,
     redisTtlSeconds: 60,
@@ -29,7 +29,7 @@ function newCache(options: Partial<TwoTierCacheOptions> = {}) {
   })
 }
 
-async function metricValue(registry: Registry, name: string, labels: Record<string, string>) {
+async function metricValue({ registry }: Metrics, name: string, labels: Record<string, string>) {
   const metric = registry.getSingleMetric(name)
   if (!metric) throw new Error(`metric ${name} not registered`)
   const { values } = await metric.get()
@@ -63,25 +63,25 @@ function gate() {
 
 describe('TwoTierCache, local tier', () => {
   it('misses, then hits after set, and counts both', async () => {
-    const registry = new Registry()
-    const cache = newCache({ registry })
+    const metrics = createMetrics()
+    const cache = newCache({ metrics })
     expect(await cache.get('k')).toBeUndefined()
     await cache.set('k', '12345')
     expect(await cache.get('k')).toEqual({ value: '12345', tier: 'local' })
-    expect(await metricValue(registry, 'cache_requests_total', { tier: 'local', outcome: 'miss' })).toBe(1)
-    expect(await metricValue(registry, 'cache_requests_total', { tier: 'local', outcome: 'hit' })).toBe(1)
+    expect(await metricValue(metrics, 'cache_requests_total', { tier: 'local', outcome: 'miss' })).toBe(1)
+    expect(await metricValue(metrics, 'cache_requests_total', { tier: 'local', outcome: 'hit' })).toBe(1)
   })
 
   it('is bounded in bytes: evicts the least recently used, and never keeps a value larger than the bound', async () => {
-    const registry = new Registry()
-    const cache = newCache({ registry, maxBytes: 10 })
+    const metrics = createMetrics()
+    const cache = newCache({ metrics, maxBytes: 10 })
     await cache.set('a', '1111')
     await cache.set('b', '2222')
     await cache.set('c', '3333')
     expect(await cache.get('a')).toBeUndefined()
     expect(await cache.get('b')).toEqual({ value: '2222', tier: 'local' })
     expect(await cache.get('c')).toEqual({ value: '3333', tier: 'local' })
-    expect(await metricValue(registry, 'cache_local_bytes', { cache: 'test' })).toBe(8)
+    expect(await metricValue(metrics, 'cache_local_bytes', { cache: 'test' })).toBe(8)
 
     await cache.set('huge', '12345678901')
     expect(await cache.get('huge')).toBeUndefined()
@@ -97,8 +97,8 @@ describe('TwoTierCache, local tier', () => {
   })
 
   it('shares one compute among concurrent callers of one key', async () => {
-    const registry = new Registry()
-    const cache = newCache({ registry })
+    const metrics = createMetrics()
+    const cache = newCache({ metrics })
     const pending = gate()
     const calls = Array.from({ length: 20 }, () => cache.getOrCompute('fib:1000', pending.compute))
     pending.release(
@@ -111,7 +111,7 @@ describe('TwoTierCache, local tier', () => {
     expect(sources.filter((source) => source === 'computed')).toHaveLength(1)
     expect(sources.filter((source) => source === 'shared')).toHaveLength(19)
     expect(new Set(results.map((result) => result.value)).size).toBe(1)
-    expect(await metricValue(registry, 'cache_singleflight_shared_total', { cache: 'test' })).toBe(19)
+    expect(await metricValue(metrics, 'cache_singleflight_shared_total', { cache: 'test' })).toBe(19)
     expect((await cache.getOrCompute('fib:1000', pending.compute)).source).toBe('local')
   })
 
@@ -141,13 +141,13 @@ describe('TwoTierCache, local tier', () => {
   })
 
   it('exposes its metrics, for several caches in one registry', async () => {
-    const registry = new Registry()
-    const math = newCache({ registry, name: 'math' })
-    const products = newCache({ registry, name: 'products' })
+    const metrics = createMetrics()
+    const math = newCache({ metrics, name: 'math' })
+    const products = newCache({ metrics, name: 'products' })
     await math.getOrCompute('k', async () => 'value')
     await math.getOrCompute('k', async () => 'value')
     await products.set('p', 'xyz')
-    const text = await registry.metrics()
+    const text = await metrics.registry.metrics()
     expect(text).toContain('cache_requests_total{cache="math",tier="local",outcome="miss"} 1')
     expect(text).toContain('cache_requests_total{cache="math",tier="local",outcome="hit"} 1')
     expect(text).toContain('cache_local_bytes{cache="math"} 5')
@@ -166,9 +166,9 @@ describe('TwoTierCache with Redis down', () => {
   afterAll(() => down.close())
 
   it('serves every operation from the local tier, counts the errors and warns once', async () => {
-    const registry = new Registry()
+    const metrics = createMetrics()
     const log = recordingLog()
-    const cache = newCache({ registry, redis: down, log })
+    const cache = newCache({ metrics, redis: down, log })
     expect(down.isReady()).toBe(false)
 
     expect(await cache.get('k')).toBeUndefined()
@@ -181,7 +181,7 @@ describe('TwoTierCache with Redis down', () => {
     await cache.delete('k')
     expect(await cache.get('k')).toBeUndefined()
 
-    expect(await metricValue(registry, 'cache_redis_errors_total', { cache: 'test' })).toBeGreaterThanOrEqual(
+    expect(await metricValue(metrics, 'cache_redis_errors_total', { cache: 'test' })).toBeGreaterThanOrEqual(
       6,
     )
     expect(log.messages).toHaveLength(1)
@@ -189,13 +189,13 @@ describe('TwoTierCache with Redis down', () => {
   })
 
   it('survives commands that fail even though the client claims to be ready', async () => {
-    const registry = new Registry()
-    const cache = newCache({ registry, redis: { ...down, isReady: () => true } })
+    const metrics = createMetrics()
+    const cache = newCache({ metrics, redis: { ...down, isReady: () => true } })
     await cache.set('k', 'v')
     expect(await cache.get('k')).toEqual({ value: 'v', tier: 'local' })
     await cache.delete('k')
     expect(await cache.getOrCompute('k', async () => 'again')).toEqual({ value: 'again', source: 'computed' })
-    expect(await metricValue(registry, 'cache_redis_errors_total', { cache: 'test' })).toBeGreaterThanOrEqual(
+    expect(await metricValue(metrics, 'cache_redis_errors_total', { cache: 'test' })).toBeGreaterThanOrEqual(
       4,
     )
   })
@@ -224,12 +224,12 @@ if (redisUrl) {
     }
 
     it('serves a value set by one instance to another, copying it into the local tier', async () => {
-      const registry = new Registry()
-      const [a, b] = pair({ registry })
+      const metrics = createMetrics()
+      const [a, b] = pair({ metrics })
       await a.set('fib:10', '55')
       expect(await b.get('fib:10')).toEqual({ value: '55', tier: 'redis' })
       expect(await b.get('fib:10')).toEqual({ value: '55', tier: 'local' })
-      expect(await metricValue(registry, 'cache_requests_total', { tier: 'redis', outcome: 'hit' })).toBe(1)
+      expect(await metricValue(metrics, 'cache_requests_total', { tier: 'redis', outcome: 'hit' })).toBe(1)
 
       await a.set('fib:11', '89')
       let computed = 0
@@ -265,17 +265,17 @@ if (redisUrl) {
     it('degrades during an outage, then uses Redis again', async () => {
       let up = true
       const flaky: RedisHandle = { ...redis, isReady: () => up && redis.isReady() }
-      const registry = new Registry()
+      const metrics = createMetrics()
       const log = recordingLog()
       const [other, , name] = pair()
-      const cache = newCache({ name, registry, redis: flaky, log })
-      expect(await metricValue(registry, 'cache_redis_errors_total', { cache: name })).toBe(0)
+      const cache = newCache({ name, metrics, redis: flaky, log })
+      expect(await metricValue(metrics, 'cache_redis_errors_total', { cache: name })).toBe(0)
 
       up = false
       await cache.set('during', 'outage')
       expect(await cache.get('during')).toEqual({ value: 'outage', tier: 'local' })
       expect(await redis.client.exists(`cache:${name}:during`)).toBe(0)
-      expect(await metricValue(registry, 'cache_redis_errors_total', { cache: name })).toBe(1)
+      expect(await metricValue(metrics, 'cache_redis_errors_total', { cache: name })).toBe(1)
 
       up = true
       await cache.set('after', 'recovery')

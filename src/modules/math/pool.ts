@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { Piscina } from 'piscina'
-import { Counter, Gauge, type Registry } from 'prom-client'
+import type { Counter } from 'prom-client'
+import type { Metrics } from '../../platform/metrics.js'
 import { ComputeError } from './compute-error.js'
 import {
   compute,
@@ -19,11 +20,16 @@ import {
   type WorkerTask,
 } from './engine/worker.js'
 
+export type MathPoolMetrics = Pick<
+  Metrics,
+  'mathPoolRetirements' | 'mathEngineInfo' | 'mathPoolQueueDepth' | 'mathPoolUtilization' | 'mathPoolThreads'
+>
+
 export interface MathPoolOptions {
   workers: number
   timeoutMs: number
   queueMax: number
-  registry: Registry
+  metrics: MathPoolMetrics
   /** auto: GMP when the addon loads; gmp: refuse to start without it; js: never. Default auto. */
   engine?: EnginePreference
   /** Each worker's JavaScript heap cap, and GMP's working memory per computation. Default 256. */
@@ -100,42 +106,12 @@ export class MathPool {
     this.pool.on('message', (message: WorkerHeapReport) => {
       if (message?.type === 'math-worker-heap') this.noteHeap(message)
     })
-    const pool = this.pool
-    this.retirements = new Counter({
-      name: 'math_pool_workers_retired_total',
-      help: 'Idle worker threads ended because a big computation left their heap large',
-      registers: [options.registry],
-    })
-    new Gauge({
-      name: 'math_engine_info',
-      help: 'The engine computing exact results (gmp: the native GMP addon; js: V8 BigInt), with its version',
-      labelNames: ['engine', 'version'],
-      registers: [options.registry],
-    }).set({ engine: this.engine.name, version: this.engine.version }, 1)
-    new Gauge({
-      name: 'math_pool_queue_depth',
-      help: 'Computations waiting for a worker thread',
-      registers: [options.registry],
-      collect() {
-        this.set(pool.queueSize)
-      },
-    })
-    new Gauge({
-      name: 'math_pool_utilization',
-      help: 'Share of the worker threads’ capacity in use since start (0–1)',
-      registers: [options.registry],
-      collect() {
-        this.set(pool.utilization)
-      },
-    })
-    new Gauge({
-      name: 'math_pool_threads',
-      help: 'Worker threads alive',
-      registers: [options.registry],
-      collect() {
-        this.set(pool.threads.length)
-      },
-    })
+    const { metrics } = options
+    this.retirements = metrics.mathPoolRetirements
+    metrics.mathEngineInfo.set({ engine: this.engine.name, version: this.engine.version }, 1)
+    metrics.mathPoolQueueDepth.readFrom((gauge) => gauge.set(this.pool.queueSize))
+    metrics.mathPoolUtilization.readFrom((gauge) => gauge.set(this.pool.utilization))
+    metrics.mathPoolThreads.readFrom((gauge) => gauge.set(this.pool.threads.length))
   }
 
   /** Small jobs: computing costs less than a trip to a worker thread. */

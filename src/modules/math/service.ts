@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AuthUser } from '../../platform/auth.js'
 import type { TwoTierCache } from '../../platform/cache.js'
 import type { MathOperation } from '../../platform/db-schema.js'
 import { badRequest, DomainError, limitExceeded, unavailable } from '../../platform/errors.js'
+import type { Metrics } from '../../platform/metrics.js'
 import type { HistoryService } from '../history/service.js'
 import { ComputeError } from './compute-error.js'
 import { costMicros, INLINE_BUDGET_MICROS } from './cost.js'
@@ -89,32 +89,12 @@ export interface MathServiceDeps {
   cache: TwoTierCache<string | Buffer>
   history: HistoryService
   limits: MathLimits
-  registry: Registry
+  metrics: Pick<Metrics, 'mathComputations' | 'mathJobs' | 'mathComputeSeconds'>
   /** Each user's share of the worker pool (see user-slots.ts). */
   slots: UserSlots
 }
 
-export function createMathService({ pool, cache, history, limits, registry, slots }: MathServiceDeps) {
-  const computations = new Counter({
-    name: 'math_computations_total',
-    help: 'Math calls answered, by operation and whether the result came without computing',
-    labelNames: ['operation', 'cached'],
-    registers: [registry],
-  })
-  const placements = new Counter({
-    name: 'math_jobs_total',
-    help: 'Computations started, by operation and where the cost model placed them (inline|pool)',
-    labelNames: ['operation', 'place'],
-    registers: [registry],
-  })
-  const computeSeconds = new Histogram({
-    name: 'math_compute_seconds',
-    help: 'Time to compute and convert a result to decimal, by operation (computed results only)',
-    labelNames: ['operation'],
-    buckets: [0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  })
-
+export function createMathService({ pool, cache, history, limits, metrics, slots }: MathServiceDeps) {
   async function run(
     actor: AuthUser,
     operation: MathOperation,
@@ -123,11 +103,11 @@ export function createMathService({ pool, cache, history, limits, registry, slot
     if (plan.direct) return plan.direct()
     const job = plan.job!
     if (plan.micros <= INLINE_BUDGET_MICROS) {
-      placements.inc({ operation, place: 'inline' })
+      metrics.mathJobs.inc({ operation, place: 'inline' })
       return pool.runInline(job)
     }
     const release = await slots.acquire(actor.id)
-    placements.inc({ operation, place: 'pool' })
+    metrics.mathJobs.inc({ operation, place: 'pool' })
     try {
       return await pool.run(job)
     } finally {
@@ -165,8 +145,8 @@ export function createMathService({ pool, cache, history, limits, registry, slot
     const cached = outcome.source !== 'computed'
     const { result, exact, digits, computeMs } =
       !cached && computed ? { ...computed, computeMs: totalMs(computed) } : decodeEntry(outcome.value)
-    computations.inc({ operation, cached: String(cached) })
-    if (!cached) computeSeconds.observe({ operation }, computeMs / 1000)
+    metrics.mathComputations.inc({ operation, cached: String(cached) })
+    if (!cached) metrics.mathComputeSeconds.observe({ operation }, computeMs / 1000)
     await history.record({
       actor,
       operation,

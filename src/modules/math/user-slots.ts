@@ -1,5 +1,5 @@
-import { Gauge, type Registry } from 'prom-client'
 import { DomainError, unavailable } from '../../platform/errors.js'
+import type { Metrics } from '../../platform/metrics.js'
 
 /**
  * A share of the worker pool per user: at most `share` of one user's computations run (or wait in the
@@ -15,25 +15,17 @@ export class UserSlots {
     private readonly share: number,
     private readonly maxWaiting: number,
     private readonly waitMs: number,
-    registry?: Registry,
+    metrics?: Pick<Metrics, 'mathUserSlots'>,
   ) {
-    if (!registry) return
-    const users = this.users
-    new Gauge({
-      name: 'math_user_slot_computations',
-      help: 'Pooled computations holding a share of the pool (running) or waiting behind the same user’s own (waiting)',
-      labelNames: ['state'],
-      registers: [registry],
-      collect() {
-        let running = 0
-        let waiting = 0
-        for (const entry of users.values()) {
-          running += entry.running
-          waiting += entry.waiting.length
-        }
-        this.set({ state: 'running' }, running)
-        this.set({ state: 'waiting' }, waiting)
-      },
+    metrics?.mathUserSlots.readFrom((gauge) => {
+      let running = 0
+      let waiting = 0
+      for (const entry of this.users.values()) {
+        running += entry.running
+        waiting += entry.waiting.length
+      }
+      gauge.set({ state: 'running' }, running)
+      gauge.set({ state: 'waiting' }, waiting)
     })
   }
 
