@@ -3,7 +3,6 @@ import { Piscina } from 'piscina'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { ComputeError } from './compute-error.js'
 import {
-  compute,
   type EngineInfo,
   type EnginePreference,
   engineInfo,
@@ -136,15 +135,6 @@ export class MathPool {
         this.set(pool.threads.length)
       },
     })
-  }
-
-  /** Small jobs: computing costs less than a trip to a worker thread. */
-  runInline(job: MathJob): MathJobResult {
-    try {
-      return compute(job)
-    } catch (error) {
-      throw new ComputeError('failed', 'The computation failed', { cause: error })
-    }
   }
 
   /**
