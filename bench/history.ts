@@ -7,16 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'kysely'
-import { createHistoryRepository, type HistoryQuery } from '../src/modules/history/repository.js'
+import { createHistoryRepository, type HistoryFilter } from '../src/modules/history/repository.js'
 import { createHistoryService } from '../src/modules/history/service.js'
+import { Operation } from '../src/modules/math/operation.js'
 import { createBatchInsert } from '../src/platform/batch-insert.js'
 import { migrateToLatest, openDatabase } from '../src/platform/database.js'
-import type { MathOperation } from '../src/platform/db-schema.js'
 import { uuidv7 } from '../src/platform/ids.js'
 
 const ROWS = Number(process.argv[2] ?? 1_000_000)
 const USERS = 20
-const OPERATIONS: MathOperation[] = ['fibonacci', 'factorial', 'power']
+const OPERATIONS = Operation.anyOf.map((literal) => literal.const)
 const BATCH = 2000
 const REPEAT = 50
 
@@ -121,7 +121,7 @@ async function measure(databaseUrl: string, label: string) {
 
   // A cursor about 90% of the way down each filtered list.
   const deepId = uuidv7(start + Math.floor(ROWS * 0.1))
-  const cases: [string, Omit<HistoryQuery, 'limit'>][] = [
+  const cases: [string, HistoryFilter][] = [
     ['admin, all users', {}],
     ['one user', { userId: userIds[3]! }],
     ['one user, one operation', { userId: userIds[3]!, operation: 'factorial' }],
@@ -129,14 +129,14 @@ async function measure(databaseUrl: string, label: string) {
   ]
   const rowsOut: string[] = []
   for (const [name, filter] of cases) {
-    const time = async (query: HistoryQuery) => {
-      await repository.list(query)
+    const time = async (keyset: HistoryFilter) => {
+      await repository.list(keyset, 21)
       const t0 = performance.now()
-      for (let i = 0; i < REPEAT; i++) await repository.list(query)
+      for (let i = 0; i < REPEAT; i++) await repository.list(keyset, 21)
       return (performance.now() - t0) / REPEAT
     }
-    const first = await time({ ...filter, limit: 21 })
-    const deep = await time({ ...filter, beforeId: deepId, limit: 21 })
+    const first = await time(filter)
+    const deep = await time({ ...filter, beforeId: deepId })
     rowsOut.push(`| ${label} | ${name} | ${first.toFixed(3)} | ${deep.toFixed(3)} |`)
   }
   const writes = await measureWrites(repository, userIds[0]!)

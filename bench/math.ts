@@ -35,12 +35,13 @@ import {
   type MathJob,
   prepareDecimalTables,
 } from '../src/modules/math/engine/index.js'
+import type { MathOperation } from '../src/modules/math/operation.js'
 
 interface Input {
   label: string
   job: MathJob
   path: string
-  gmpy2: { op: 'fibonacci' | 'factorial' | 'power'; n: number }
+  gmpy2: { op: MathOperation; n: number }
 }
 
 const INPUTS: Input[] = [

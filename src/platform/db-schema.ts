@@ -1,4 +1,5 @@
 import type { ColumnType, Kysely, Transaction } from 'kysely'
+import type { MathOperation } from '../modules/math/operation.js'
 
 /**
  * Timestamps are written as ISO-8601 UTC strings; PostgreSQL hands them back as Date (timestamptz),
@@ -34,8 +35,6 @@ export interface RefreshTokensTable {
   revokedAt: Timestamp | null
   createdAt: Timestamp
 }
-
-export type MathOperation = 'fibonacci' | 'factorial' | 'power'
 
 export interface MathHistoryTable {
   id: string

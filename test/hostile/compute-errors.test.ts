@@ -1,11 +1,12 @@
 import Fastify from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createServices, type Services } from '../../src/app.js'
 import { ComputeError } from '../../src/modules/math/compute-error.js'
+import type * as Engine from '../../src/modules/math/engine/index.js'
 import type { MathJob, MathJobResult } from '../../src/modules/math/engine/index.js'
 import { parseOperandText } from '../../src/modules/math/operands.js'
 import { MathPool } from '../../src/modules/math/pool.js'
-import { createMathService } from '../../src/modules/math/service.js'
+import { computeInline, createMathService } from '../../src/modules/math/service.js'
 import { UserSlots } from '../../src/modules/math/user-slots.js'
 import type { AuthUser } from '../../src/platform/auth.js'
 import { TwoTierCache } from '../../src/platform/cache.js'
@@ -35,6 +36,19 @@ function v8BigIntLimitError(): unknown {
     return error
   }
 }
+
+/** What the engine throws when it runs on this thread (the service's inline path); undefined: it computes. */
+const engineHere = vi.hoisted(() => ({ throws: undefined as unknown }))
+vi.mock('../../src/modules/math/engine/index.js', async (importOriginal) => {
+  const engine = await importOriginal<typeof Engine>()
+  return {
+    ...engine,
+    compute(...args: Parameters<typeof engine.compute>) {
+      if (engineHere.throws !== undefined) throw engineHere.throws
+      return engine.compute(...args)
+    },
+  }
+})
 
 const operand = (text: string) => parseOperandText(text, { name: 'x', path: '/x' })
 
@@ -67,7 +81,7 @@ describe('the pool classifies its own failures', () => {
   it('an engine failure inline is the same', () => {
     let caught: unknown
     try {
-      pool().runInline({ op: 'no such operation' } as unknown as MathJob)
+      computeInline({ op: 'no such operation' } as unknown as MathJob)
     } catch (error) {
       caught = error
     }
@@ -111,13 +125,14 @@ describeEachBackend('the service answers each kind of failure for what it is', (
     await t?.close()
   })
 
-  /** A real pool whose computations all end in `failure`, as a worker would report it. */
+  /**
+   * A real pool whose computations all end in `failure`, as a worker would report it; a computation on
+   * the request's own thread meets the error the failure was caused by, as the engine would throw it.
+   */
   function serviceFailingWith(failure: ComputeError) {
     const metrics = createMetrics()
+    engineHere.throws = failure.cause ?? failure
     class FailingPool extends MathPool {
-      override runInline(): MathJobResult {
-        throw failure
-      }
       override run(): Promise<MathJobResult> {
         return Promise.reject(failure)
       }
@@ -137,7 +152,13 @@ describeEachBackend('the service answers each kind of failure for what it is', (
       metrics,
       slots: new UserSlots(4, 4, 1000),
     })
-    return { math, close: () => pool.close() }
+    return {
+      math,
+      close: () => {
+        engineHere.throws = undefined
+        return pool.close()
+      },
+    }
   }
 
   const lastStatus = async () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Operation } from '../../src/modules/math/operation.js'
 import { mathResultJson } from '../../src/modules/math/result-json.js'
 import {
   buildTestApp,
@@ -74,7 +75,7 @@ describe('mathResultJson', () => {
     fc.assert(
       fc.property(
         fc.record({
-          operation: fc.constantFrom('fibonacci', 'factorial', 'power') as fc.Arbitrary<Body['operation']>,
+          operation: fc.constantFrom(...Operation.anyOf.map((literal) => literal.const)),
           input: fc.dictionary(fc.string(), fc.oneof(fc.integer(), fc.string())),
           result: decimal,
           exact: fc.boolean(),

@@ -1,14 +1,15 @@
+import type { Operation } from './api'
 import { h } from './dom'
 
 export interface Point {
   x: number
   y: number
-  series: string
+  series: Operation
 }
 
 /** Told apart by shape as well as colour: a circle, a square and a triangle. */
-const COLORS: Record<string, string> = { fibonacci: '#2563eb', factorial: '#dc2626', power: '#16a34a' }
-const SHAPES = ['fibonacci', 'factorial', 'power']
+const COLORS: Record<Operation, string> = { fibonacci: '#2563eb', factorial: '#dc2626', power: '#16a34a' }
+const SHAPES: Operation[] = ['fibonacci', 'factorial', 'power']
 
 /**
  * A scatter plot on a canvas: a few hundred points need no chart library. Both axes are

@@ -4,43 +4,20 @@ import {
   type Database,
   type EventsTable,
   type MathHistoryTable,
-  type MathOperation,
   toBool,
   toIso,
 } from '../../platform/db-schema.js'
 import { deleteOldestBefore } from '../../platform/retention.js'
+import type { MathOperation } from '../math/operation.js'
+import type { HistoryEntry, StoredInput } from './schemas.js'
 
-/** How a long operand is stored: enough to recognise it (and check it against a copy), never all of it. */
-export interface OperandDigest {
-  preview: string
-  digits: number
-  /** SHA-256 of the operand's decimal text as the math response echoed it, in hex. */
-  sha256: string
-}
-
-export type StoredInput = Record<string, number | string | OperandDigest>
-
-export interface HistoryItem {
-  id: string
-  userId: string
-  username: string
-  operation: MathOperation
-  input: StoredInput
-  resultPreview: string | null
-  digits: number | null
-  exact: boolean | null
-  cached: boolean
-  computeMs: number | null
-  status: number
-  createdAt: string
-}
-
-export interface HistoryQuery {
+/** Which entries a listing reads. */
+export interface HistoryFilter {
+  /** Only this user's entries; every user's when absent. */
   userId?: string
   operation?: MathOperation
   /** Only entries older than this id (the keyset cursor). */
   beforeId?: string
-  limit: number
 }
 
 /** `batchInsert` is the hot write path (prepared statements on SQLite, one round trip on PostgreSQL). */
@@ -64,7 +41,7 @@ export function createHistoryRepository(db: Kysely<Database>, batchInsert: Batch
     },
 
     /** Newest first; ids are UUIDv7, so id order is time order and each filter has an index ending in id. */
-    async list(query: HistoryQuery): Promise<HistoryItem[]> {
+    async list(filter: HistoryFilter, limit: number): Promise<HistoryEntry[]> {
       let select = db
         .selectFrom('mathHistory')
         .innerJoin('users', 'users.id', 'mathHistory.userId')
@@ -83,10 +60,10 @@ export function createHistoryRepository(db: Kysely<Database>, batchInsert: Batch
           'mathHistory.createdAt',
         ])
         .orderBy('mathHistory.id', 'desc')
-        .limit(query.limit)
-      if (query.userId) select = select.where('mathHistory.userId', '=', query.userId)
-      if (query.operation) select = select.where('mathHistory.operation', '=', query.operation)
-      if (query.beforeId) select = select.where('mathHistory.id', '<', query.beforeId)
+        .limit(limit)
+      if (filter.userId) select = select.where('mathHistory.userId', '=', filter.userId)
+      if (filter.operation) select = select.where('mathHistory.operation', '=', filter.operation)
+      if (filter.beforeId) select = select.where('mathHistory.id', '<', filter.beforeId)
       const rows = await select.execute()
       return rows.map((row) => ({
         ...row,

@@ -1,12 +1,6 @@
-import { Type } from 'typebox'
+import { type Static, Type } from 'typebox'
 import { named, ref, Timestamp, Uuid } from '../../platform/schemas.js'
-
-export const Operation = Type.Union(
-  [Type.Literal('fibonacci'), Type.Literal('factorial'), Type.Literal('power')],
-  {
-    description: 'Math operation',
-  },
-)
+import { Operation } from '../math/operation.js'
 
 export const HistoryQuery = Type.Object(
   {
@@ -22,8 +16,22 @@ export const HistoryQuery = Type.Object(
   },
   { additionalProperties: false },
 )
+export type HistoryQuery = Static<typeof HistoryQuery>
 
-export const HistoryItem = named(
+/** How an operand longer than 64 characters is stored: enough to recognise it (and check it against a copy). */
+export const OperandDigest = Type.Object(
+  {
+    preview: Type.String({ description: 'Its first and last 24 digits around an ellipsis' }),
+    digits: Type.Integer({ description: 'How many digits it has' }),
+    sha256: Type.String({
+      description: 'SHA-256 (hex) of its decimal text as the math response echoed it',
+    }),
+  },
+  { description: 'An integer operand longer than 64 characters, stored as a digest' },
+)
+export type OperandDigest = Static<typeof OperandDigest>
+
+export const HistoryEntry = named(
   'HistoryEntry',
   Type.Object(
     {
@@ -38,16 +46,7 @@ export const HistoryItem = named(
           Type.String({
             description: 'An integer operand of up to 64 digits, as the math response echoed it',
           }),
-          Type.Object(
-            {
-              preview: Type.String({ description: 'Its first and last 24 digits around an ellipsis' }),
-              digits: Type.Integer({ description: 'How many digits it has' }),
-              sha256: Type.String({
-                description: 'SHA-256 (hex) of its decimal text as the math response echoed it',
-              }),
-            },
-            { description: 'An integer operand longer than 64 characters, stored as a digest' },
-          ),
+          OperandDigest,
         ]),
         { description: 'The call’s input, as in the math response; long operands are stored as a digest' },
       ),
@@ -84,17 +83,21 @@ export const HistoryItem = named(
     createdAt: '2026-01-15T11:00:00.000Z',
   },
 )
+export type HistoryEntry = Static<typeof HistoryEntry>
+/** A call's input as stored: the math response's, with each long operand as its OperandDigest. */
+export type StoredInput = HistoryEntry['input']
 
 export const HistoryPage = named(
   'HistoryPage',
   Type.Object(
     {
-      items: Type.Array(ref(HistoryItem), { description: 'Entries, newest first' }),
+      items: Type.Array(ref(HistoryEntry), { description: 'Entries, newest first' }),
       nextCursor: Type.Union([Type.String(), Type.Null()], {
         description: 'Cursor for the next page; null on the last',
       }),
     },
     { description: 'A page of history' },
   ),
-  { items: [HistoryItem.examples[0]], nextCursor: null },
+  { items: [HistoryEntry.examples[0]], nextCursor: null },
 )
+export type HistoryPage = Static<typeof HistoryPage>

@@ -1,19 +1,23 @@
 import { createHash } from 'node:crypto'
 import type { Insertable } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
-import type { EventsTable, MathHistoryTable, MathOperation } from '../../platform/db-schema.js'
-import { badRequest, forbidden, isForeignKeyViolation, unauthorized } from '../../platform/errors.js'
+import type { EventsTable, MathHistoryTable } from '../../platform/db-schema.js'
+import { badRequest, isForeignKeyViolation, unauthorized } from '../../platform/errors.js'
 import { eventRow } from '../../platform/events/outbox.js'
 import { GroupCommit } from '../../platform/group-commit.js'
 import { uuidv7 } from '../../platform/ids.js'
-import type { HistoryItem, HistoryRepository, OperandDigest, StoredInput } from './repository.js'
+import { listingScope } from '../../platform/ownership.js'
+import type { MathOperation } from '../math/operation.js'
+import type { MathResult } from '../math/schemas.js'
+import type { HistoryRepository } from './repository.js'
+import type { HistoryPage, HistoryQuery, OperandDigest, StoredInput } from './schemas.js'
 
 /** One math call, as the math service reports it. */
 export interface MathCallRecord {
   /** Whose call it was: the history row's owner and the event's actor. */
   actor: AuthUser
   operation: MathOperation
-  input: Record<string, number | string>
+  input: MathResult['input']
   /**
    * The full decimal result (a big one as bytes, one per character); absent when the call was refused.
    * Only its preview is stored.
@@ -30,7 +34,7 @@ const PREVIEW_WHOLE_MAX = 64
 const PREVIEW_EDGE = 24
 
 /** The whole result when short, otherwise its first and last digits around an ellipsis. */
-export function previewOf(result: string | Buffer): string {
+function previewOf(result: string | Buffer): string {
   if (typeof result !== 'string') {
     if (result.length <= PREVIEW_WHOLE_MAX) return result.toString('latin1')
     const end = result.length
@@ -45,7 +49,7 @@ export function previewOf(result: string | Buffer): string {
  * (only big integers, which arrive as decimal strings) becomes an OperandDigest, so a row plus its event
  * stays within ~1 KiB whatever the caller sent.
  */
-export function storedInput(input: Record<string, number | string>): StoredInput {
+function storedInput(input: MathResult['input']): StoredInput {
   const stored: StoredInput = {}
   for (const [name, value] of Object.entries(input)) {
     stored[name] =
@@ -58,13 +62,6 @@ export function storedInput(input: Record<string, number | string>): StoredInput
         : value
   }
   return stored
-}
-
-export interface HistoryListQuery {
-  operation?: MathOperation
-  userId?: string
-  limit: number
-  cursor?: string
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -194,20 +191,17 @@ export function createHistoryService(
     },
 
     /** Own entries; an admin sees everyone's and may narrow to one user. */
-    async list(
-      actor: AuthUser,
-      query: HistoryListQuery,
-    ): Promise<{ items: HistoryItem[]; nextCursor: string | null }> {
-      if (query.userId && query.userId !== actor.id && actor.role !== 'admin') {
-        throw forbidden('Only an admin may read another user’s history')
-      }
-      const userId = actor.role === 'admin' ? query.userId : actor.id
-      const items = await repository.list({
-        ...(userId ? { userId } : {}),
-        ...(query.operation ? { operation: query.operation } : {}),
-        ...(query.cursor ? { beforeId: decodeCursor(query.cursor) } : {}),
-        limit: query.limit + 1,
-      })
+    async list(actor: AuthUser, query: HistoryQuery): Promise<HistoryPage> {
+      const userId = listingScope(actor, query.userId, 'history')
+      // One more than the page: whether it exists decides nextCursor.
+      const items = await repository.list(
+        {
+          ...(userId ? { userId } : {}),
+          ...(query.operation ? { operation: query.operation } : {}),
+          ...(query.cursor ? { beforeId: decodeCursor(query.cursor) } : {}),
+        },
+        query.limit + 1,
+      )
       const page = items.slice(0, query.limit)
       const last = page.at(-1)
       return { items: page, nextCursor: items.length > query.limit && last ? encodeCursor(last.id) : null }

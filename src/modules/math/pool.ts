@@ -4,7 +4,6 @@ import type { Counter } from 'prom-client'
 import type { Metrics } from '../../platform/metrics.js'
 import { ComputeError } from './compute-error.js'
 import {
-  compute,
   type EngineInfo,
   type EnginePreference,
   engineInfo,
@@ -112,15 +111,6 @@ export class MathPool {
     metrics.mathPoolQueueDepth.readFrom((gauge) => gauge.set(this.pool.queueSize))
     metrics.mathPoolUtilization.readFrom((gauge) => gauge.set(this.pool.utilization))
     metrics.mathPoolThreads.readFrom((gauge) => gauge.set(this.pool.threads.length))
-  }
-
-  /** Small jobs: computing costs less than a trip to a worker thread. */
-  runInline(job: MathJob): MathJobResult {
-    try {
-      return compute(job)
-    } catch (error) {
-      throw new ComputeError('failed', 'The computation failed', { cause: error })
-    }
   }
 
   /**

@@ -1,11 +1,8 @@
 import type { FastifySerializerCompiler } from 'fastify'
-import type { Static } from 'typebox'
 import { MathResult } from './schemas.js'
 
-type Body = Static<typeof MathResult>
-
 /** Fields in the schema's order, which is the order fast-json-stringify wrote them in. */
-const FIELDS = Object.keys(MathResult.properties) as (keyof Body)[]
+const FIELDS = Object.keys(MathResult.properties) as (keyof MathResult)[]
 
 /** What the engine produces for `result`: an integer, or a double's shortest round-trip spelling. */
 const DECIMAL = /^-?\d+(?:\.\d+)?(?:e[+-]\d+)?$/
@@ -26,7 +23,7 @@ const BUFFER_MIN = 16_384
  * integers from the engine (or from the cache it filled); a short one is checked, so a double or
  * anything unexpected is escaped the ordinary way.
  */
-export function mathResultJson(body: Body): string | Buffer {
+export function mathResultJson(body: MathResult): string | Buffer {
   const result = body.result
   const long = typeof result === 'string' && result.length >= BUFFER_MIN
   let json = '{'

@@ -8,13 +8,10 @@ import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js
 import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
 import { mathSerializerCompiler } from './result-json.js'
 import { MathResult, NBody, NParams, PowerBody, PowerQuery } from './schemas.js'
-import type { MathService, MathResult as Result } from './service.js'
-
-/** A result as the response schema types it: the digits as text. */
-type ResultText = Result & { result: string }
+import type { MathAnswer, MathService } from './service.js'
 
 /** Three operands of at most ~10,000 characters each fit with room to spare. */
-export const MATH_BODY_LIMIT_BYTES = 65_536
+const MATH_BODY_LIMIT_BYTES = 65_536
 
 /** An operand from a JSON body: a number (read from its source text) or a decimal string. */
 function fromBody(body: Record<string, number | string | undefined>, name: string): Operand {
@@ -41,7 +38,7 @@ const CHUNK_CHARS = 65_536
  * one byte. A result held as bytes (engine/entry.ts) goes to the socket as it is, without a copy: writing
  * a buffer does not hold the event loop (the kernel takes what fits, libuv the rest as the socket drains).
  */
-function send(reply: FastifyReply, answer: Result): ResultText | FastifyReply {
+function send(reply: FastifyReply, answer: MathAnswer): MathResult | FastifyReply {
   const { operation, input, result, exact, digits, cached, computeMs } = answer
   if (typeof result === 'string' && (result.length <= STREAM_ABOVE_CHARS || !exact))
     return { ...answer, result }

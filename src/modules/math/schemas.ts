@@ -1,6 +1,7 @@
-import { Type } from 'typebox'
+import { type Static, Type } from 'typebox'
 import { named } from '../../platform/schemas.js'
 import { DECIMAL_PATTERN, MAX_OPERAND_DIGITS, MAX_OPERAND_TEXT } from './operands.js'
+import { Operation } from './operation.js'
 
 /*
  * Operands are validated here for shape only (a number, or text in the decimal grammar); what they mean is
@@ -72,9 +73,7 @@ export const MathResult = named(
   'MathResult',
   Type.Object(
     {
-      operation: Type.Union([Type.Literal('fibonacci'), Type.Literal('factorial'), Type.Literal('power')], {
-        description: 'Which operation',
-      }),
+      operation: Type.Union(Operation.anyOf, { description: 'Which operation' }),
       input: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]), {
         description:
           'The operands as understood, the same whichever form or spelling was sent: integers within ±(2^53 − 1) and non-integers as JSON numbers, larger integers as decimal strings',
@@ -102,3 +101,4 @@ export const MathResult = named(
     computeMs: 0.012,
   },
 )
+export type MathResult = Static<typeof MathResult>

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { AuthUser } from '../../platform/auth.js'
 import type { TwoTierCache } from '../../platform/cache.js'
-import type { MathOperation } from '../../platform/db-schema.js'
 import { badRequest, DomainError, limitExceeded, unavailable } from '../../platform/errors.js'
 import type { Metrics } from '../../platform/metrics.js'
 import type { HistoryService } from '../history/service.js'
 import { ComputeError } from './compute-error.js'
 import { costMicros, INLINE_BUDGET_MICROS } from './cost.js'
 import {
+  compute,
   decodeEntry,
   entryHeader,
   factorialDigits,
@@ -17,9 +17,13 @@ import {
   type MathJobResult,
   powerDigits,
   powerFloat,
+  significandDigits,
+  totalMs,
 } from './engine/index.js'
 import { digitsOf, echoOperand, type Operand } from './operands.js'
+import type { MathOperation } from './operation.js'
 import type { MathPool } from './pool.js'
+import type { MathResult } from './schemas.js'
 import type { UserSlots } from './user-slots.js'
 
 export interface MathLimits {
@@ -28,16 +32,11 @@ export interface MathLimits {
   maxResultDigits: number
 }
 
-export interface MathResult {
-  operation: MathOperation
-  input: Record<string, number | string>
-  /** The digits; a big result as the bytes it was computed into or cached as (one byte per character). */
-  result: string | Buffer
-  exact: boolean
-  digits: number
-  cached: boolean
-  computeMs: number
-}
+/**
+ * A math result as the service answers it: the response's fields, but the digits of a big result as the
+ * bytes it was computed into or cached as (one byte per character), which the routes send as they are.
+ */
+export type MathAnswer = Omit<MathResult, 'result'> & { result: string | Buffer }
 
 export interface PowerOperands {
   base: Operand
@@ -50,9 +49,6 @@ type Integer = Extract<Operand, { kind: 'integer' }>
 /** Huge power inputs would make huge keys; past a length the key is their digest. */
 const cacheKey = (key: string) =>
   `v1:${key.length > 200 ? `sha256:${createHash('sha256').update(key).digest('base64url')}` : key}`
-
-const totalMs = (result: { computeMs: number; convertMs: number }) =>
-  Math.round((result.computeMs + result.convertMs) * 1000) / 1000
 
 /**
  * Cached form (engine/entry.ts): a header line with exact/digits/computeMs, then the decimal result. A big
@@ -70,9 +66,18 @@ function doubleResult(value: number): MathJobResult {
   return {
     result,
     exact: false,
-    digits: result.replace(/e.*$/, '').replace(/\D/g, '').length,
+    digits: significandDigits(result),
     computeMs: 0,
     convertMs: 0,
+  }
+}
+
+/** Small jobs, on the request's own thread: computing costs less than a trip to a worker thread. */
+export function computeInline(job: MathJob): MathJobResult {
+  try {
+    return compute(job)
+  } catch (error) {
+    throw new ComputeError('failed', 'The computation failed', { cause: error })
   }
 }
 
@@ -104,7 +109,7 @@ export function createMathService({ pool, cache, history, limits, metrics, slots
     const job = plan.job!
     if (plan.micros <= INLINE_BUDGET_MICROS) {
       metrics.mathJobs.inc({ operation, place: 'inline' })
-      return pool.runInline(job)
+      return computeInline(job)
     }
     const release = await slots.acquire(actor.id)
     metrics.mathJobs.inc({ operation, place: 'pool' })
@@ -122,10 +127,10 @@ export function createMathService({ pool, cache, history, limits, metrics, slots
   async function answer(
     actor: AuthUser,
     operation: MathOperation,
-    input: Record<string, number | string>,
+    input: MathResult['input'],
     key: string,
     plan: () => Plan,
-  ): Promise<MathResult> {
+  ): Promise<MathAnswer> {
     let outcome: { value: string | Buffer; source: string }
     let computed: MathJobResult | MathJobBytes | undefined
     try {
@@ -252,7 +257,7 @@ export function createMathService({ pool, cache, history, limits, metrics, slots
   }
 
   return {
-    fibonacci(actor: AuthUser, operand: Operand): Promise<MathResult> {
+    fibonacci(actor: AuthUser, operand: Operand): Promise<MathAnswer> {
       const n = naturalOrReject(operand)
       if (n instanceof Promise) return n
       return answer(actor, 'fibonacci', { n: echoOperand(n) }, `fib:${n.text}`, () => {
@@ -266,7 +271,7 @@ export function createMathService({ pool, cache, history, limits, metrics, slots
       })
     },
 
-    factorial(actor: AuthUser, operand: Operand): Promise<MathResult> {
+    factorial(actor: AuthUser, operand: Operand): Promise<MathAnswer> {
       const n = naturalOrReject(operand)
       if (n instanceof Promise) return n
       return answer(actor, 'factorial', { n: echoOperand(n) }, `fact:${n.text}`, () => {
@@ -280,8 +285,8 @@ export function createMathService({ pool, cache, history, limits, metrics, slots
       })
     },
 
-    power(actor: AuthUser, { base, exponent, modulus }: PowerOperands): Promise<MathResult> {
-      const input: Record<string, number | string> = {
+    power(actor: AuthUser, { base, exponent, modulus }: PowerOperands): Promise<MathAnswer> {
+      const input: MathResult['input'] = {
         base: echoOperand(base),
         exponent: echoOperand(exponent),
         ...(modulus === undefined ? {} : { modulus: echoOperand(modulus) }),

@@ -1,4 +1,4 @@
-import { type HistoryEntry, type HistoryFilter, listHistory, listUsers, me } from '../api'
+import { type HistoryEntry, type HistoryFilter, listHistory, listUsers, me, type Operation } from '../api'
 import { scatterChart } from '../chart'
 import { badge, field, formatDateTime, formatMs, h, notice, select } from '../dom'
 import { problemMessage } from '../messages'
@@ -51,9 +51,11 @@ function again(entry: HistoryEntry) {
 export function historyPanel(scope: Scope, forAdmin: boolean) {
   const operation = select('operation', [
     ['', 'All operations'],
-    ['fibonacci', 'Fibonacci'],
-    ['factorial', 'Factorial'],
-    ['power', 'Power'],
+    ...([
+      ['fibonacci', 'Fibonacci'],
+      ['factorial', 'Factorial'],
+      ['power', 'Power'],
+    ] satisfies [Operation, string][]),
   ])
   const userFilter = select('userId', [['', 'Everyone']])
   const filters = h(

@@ -7,7 +7,7 @@
  * to sit just below an integer, within that slack; none occurs among the values checked by the tests.
  */
 
-import { assertIndex } from './fibonacci.js'
+import { assertIndex } from './arguments.js'
 
 const LOG10_PHI = Math.log10((1 + Math.sqrt(5)) / 2)
 const LOG10_SQRT5 = Math.log10(5) / 2

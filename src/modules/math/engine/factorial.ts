@@ -1,4 +1,4 @@
-import { assertIndex } from './fibonacci.js'
+import { assertIndex } from './arguments.js'
 
 /** n − popcount(n): the exponent of 2 in n! (Legendre), applied as one final shift. */
 function twoAdicExponent(n: number): bigint {

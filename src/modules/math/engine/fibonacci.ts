@@ -1,6 +1,4 @@
-export function assertIndex(n: number, name = 'n'): void {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative safe integer`)
-}
+import { assertIndex } from './arguments.js'
 
 /**
  * F(n) by fast doubling on the pair (F(k−1), F(k)), GMP's scheme: each bit of n costs two squarings

@@ -13,24 +13,19 @@ import { powerExact, powerFloat, powerMod } from './power.js'
 import { toDecimal } from './to-decimal.js'
 
 export {
-  activeEngine,
-  type ComputeBudget,
   type EngineInfo,
-  type EngineName,
   type EnginePreference,
   engineInfo,
   type GmpAddon,
   loadGmp,
   selectEngine,
 } from './backend.js'
-export { BYTES_MIN_CHARS, type DecodedEntry, decodeEntry, entryHeader } from './entry.js'
+export { decodeEntry, entryHeader } from './entry.js'
 export { factorialDigits, fibonacciDigits, powerDigits } from './estimate.js'
 export { factorial } from './factorial.js'
 export { fibonacci } from './fibonacci.js'
 export { powerExact, powerFloat, powerMod } from './power.js'
 export { prepareDecimalTables, toDecimal } from './to-decimal.js'
-
-export type MathOperation = 'fibonacci' | 'factorial' | 'power'
 
 /** Power operands are decimal strings so that exact integers of any size survive transport. */
 export type MathJob =
@@ -57,6 +52,13 @@ const NEGATIVE = /^-0*[1-9]/
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/
 
 const roundMs = (ms: number): number => Math.round(ms * 1000) / 1000
+
+/** The time a result took in all, as its cache entry and the response report it. */
+export const totalMs = (result: { computeMs: number; convertMs: number }): number =>
+  roundMs(result.computeMs + result.convertMs)
+
+/** A double's digits as printed: those of its significand, exponent excluded ('1.5e+21' → 2). */
+export const significandDigits = (text: string): number => text.replace(/e.*$/, '').replace(/\D/g, '').length
 
 function parseFinite(name: string, text: string): number {
   const value = Number(text)
@@ -112,9 +114,7 @@ export function computeJs(job: MathJob): MathJobResult {
   const exact = typeof value === 'bigint'
   const result = exact ? toDecimal(value) : String(value)
   const converted = performance.now()
-  const digits = exact
-    ? result.length - (result.startsWith('-') ? 1 : 0)
-    : result.replace(/e.*$/, '').replace(/\D/g, '').length
+  const digits = exact ? result.length - (result.startsWith('-') ? 1 : 0) : significandDigits(result)
   return {
     result,
     exact,
@@ -167,9 +167,6 @@ export interface MathJobBytes extends Omit<MathJobResult, 'result'> {
   entry: Buffer
 }
 
-const totalOf = (r: { computeMs: number; convertMs: number }): number =>
-  Math.round((r.computeMs + r.convertMs) * 1000) / 1000
-
 /**
  * compute(), for a worker: a big result comes as bytes. On GMP the digits are written once, by GMP, into
  * the buffer that leaves the thread; on the JavaScript engine the string is copied into one (once, where
@@ -180,7 +177,7 @@ export function computeForTransfer(job: MathJob, budget?: ComputeBudget): MathJo
   if (!gmp) {
     const result = computeJs(job)
     if (result.result.length < BYTES_MIN_CHARS) return result
-    const entry = entryCopied(result.result, { ...result, totalMs: totalOf(result) })
+    const entry = entryCopied(result.result, { ...result, totalMs: totalMs(result) })
     return { ...result, entry, result: entry.subarray(entry.length - result.result.length) }
   }
   const bytes = computeGmpBytes(gmp, job, { ...budget, bufferHeadroom: HEADER_ROOM })
@@ -199,7 +196,7 @@ export function computeForTransfer(job: MathJob, budget?: ComputeBudget): MathJo
     computeMs: roundMs(computeMs),
     convertMs: roundMs(convertMs),
   }
-  const entry = entryInPlace(result, { ...meta, totalMs: totalOf(meta) })
+  const entry = entryInPlace(result, { ...meta, totalMs: totalMs(meta) })
   return { ...meta, entry, result: entry.subarray(entry.length - result.length) }
 }
 
