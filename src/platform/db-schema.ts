@@ -1,5 +1,8 @@
 import type { ColumnType, Kysely, Transaction } from 'kysely'
+import type { Static } from 'typebox'
 import type { MathOperation } from '../modules/math/operation.js'
+import type { Priority, Status } from '../modules/tasks/schemas.js'
+import type { Role as RoleSchema } from '../modules/users/schemas.js'
 
 /**
  * Timestamps are written as ISO-8601 UTC strings; PostgreSQL hands them back as Date (timestamptz),
@@ -9,7 +12,8 @@ export type Timestamp = ColumnType<Date | string, string, string>
 /** SQLite has no boolean type: written as 1/0 (valid input for a PostgreSQL boolean too), read back as either. */
 export type Flag = ColumnType<boolean | number, number, number>
 
-export type Role = 'user' | 'admin'
+/** Column value types are the API's, taken from the schemas (type-only imports: no runtime dependency). */
+export type Role = Static<typeof RoleSchema>
 
 export interface UsersTable {
   id: string
@@ -68,8 +72,8 @@ export interface ProductsTable {
   deletedAt: Timestamp | null
 }
 
-export type TaskPriority = 'low' | 'medium' | 'high'
-export type TaskStatus = 'pending' | 'in_progress' | 'completed'
+export type TaskPriority = Static<typeof Priority>
+export type TaskStatus = Static<typeof Status>
 
 export interface TasksTable {
   id: string

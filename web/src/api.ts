@@ -361,9 +361,9 @@ export function compute(
   })
 }
 
-export type HistoryFilter = QueryOf<'history-list'>
+export type HistoryQuery = QueryOf<'history-list'>
 
-export const listHistory = (filter: HistoryFilter, signal?: AbortSignal) =>
+export const listHistory = (filter: HistoryQuery, signal?: AbortSignal) =>
   answered(client.GET('/api/v1/history', { params: { query: filter }, signal }))
 
 // ---------------------------------------------------------------- tasks

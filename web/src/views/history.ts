@@ -1,4 +1,4 @@
-import { type HistoryEntry, type HistoryFilter, listHistory, listUsers, me, type Operation } from '../api'
+import { type HistoryEntry, type HistoryQuery, listHistory, listUsers, me, type Operation } from '../api'
 import { scatterChart } from '../chart'
 import { badge, field, formatDateTime, formatMs, h, notice, select } from '../dom'
 import { problemMessage } from '../messages'
@@ -114,7 +114,7 @@ export function historyPanel(scope: Scope, forAdmin: boolean) {
         listHistory(
           {
             // The select offers the API's operations, or '' for all (left out of the query).
-            operation: operation.value as HistoryFilter['operation'],
+            operation: operation.value as HistoryQuery['operation'],
             userId: userFilter.value,
             limit: PAGE,
             cursor: reset ? undefined : (cursor ?? undefined),
