@@ -28,3 +28,12 @@ export function listingScope(
   }
   return actor.id
 }
+
+/**
+ * For rows whose existence is no secret (a user's own account): someone else's is refused with 403
+ * rather than answered like a missing one.
+ */
+export function assertInScope(actor: AuthUser, ownerId: string, message: string): void {
+  const scope = ownerScope(actor)
+  if (scope !== undefined && scope !== ownerId) throw forbidden(message)
+}

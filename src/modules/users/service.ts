@@ -5,6 +5,7 @@ import type { Database, Executor, Role } from '../../platform/db-schema.js'
 import { badRequest, conflict, forbidden, notFound } from '../../platform/errors.js'
 import { appendEvent } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
+import { assertInScope } from '../../platform/ownership.js'
 import { type Page, paginate } from '../../platform/pages.js'
 import { hashPassword, verifyPassword } from '../../platform/passwords.js'
 import type { Writes } from '../../platform/transactions.js'
@@ -60,9 +61,7 @@ export function createUsersService({
     }
   }
 
-  function assertSelfOrAdmin(actor: AuthUser, id: string): void {
-    if (actor.role !== 'admin' && actor.id !== id) throw forbidden('You may only access your own account')
-  }
+  const OWN_ACCOUNT_ONLY = 'You may only access your own account'
 
   /**
    * Locks the caller (share: their role and activation cannot change until this commits) and the target
@@ -167,7 +166,7 @@ export function createUsersService({
     },
 
     async get(actor: AuthUser, id: string): Promise<UserPublic> {
-      assertSelfOrAdmin(actor, id)
+      assertInScope(actor, id, OWN_ACCOUNT_ONLY)
       const user = await users.findById(id)
       if (!user) throw notFound('No such user')
       return toPublic(user)
@@ -178,7 +177,7 @@ export function createUsersService({
     },
 
     async update(actor: AuthUser, id: string, changes: UserUpdate): Promise<UserPublic> {
-      assertSelfOrAdmin(actor, id)
+      assertInScope(actor, id, OWN_ACCOUNT_ONLY)
       if (changes.isActive !== undefined && actor.role !== 'admin')
         throw forbidden('Only an admin may change isActive')
       const ownPasswordChange = changes.password !== undefined && actor.id === id
@@ -265,7 +264,7 @@ export function createUsersService({
     },
 
     async delete(actor: AuthUser, id: string): Promise<void> {
-      assertSelfOrAdmin(actor, id)
+      assertInScope(actor, id, OWN_ACCOUNT_ONLY)
       const afterCommit = await writes.transact(
         actor,
         async (trx) => {
