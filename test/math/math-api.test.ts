@@ -1,32 +1,28 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   buildTestApp,
   describeEachBackend,
   expectProblem,
   postgresBackend,
-  type Session,
   signUp,
-  type TestApp,
+  useApp,
 } from '../helpers.js'
 
 const F100 = '354224848179261915075'
 
 describeEachBackend('math API', (backend) => {
-  let t: TestApp
-  let alice: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend, {
+  const t = useApp(backend, {
+    users: ['alice'],
+    env: {
       MATH_MAX_FIBONACCI_N: '500000',
       MATH_MAX_FACTORIAL_N: '20000',
       MATH_MAX_RESULT_DIGITS: '200000',
-    })
-    alice = await signUp(t.app, 'alice')
+    },
   })
-  afterAll(() => t.close())
 
-  const get = (url: string, headers: Record<string, string> = alice.headers) =>
+  const get = (url: string, headers: Record<string, string> = t.users.alice.headers) =>
     t.app.inject({ url: `/api/v1${url}`, headers })
-  const post = (url: string, payload: unknown, headers: Record<string, string> = alice.headers) =>
+  const post = (url: string, payload: unknown, headers: Record<string, string> = t.users.alice.headers) =>
     t.app.inject({ method: 'POST', url: `/api/v1${url}`, headers, payload: payload as object })
 
   describe('fibonacci', () => {
