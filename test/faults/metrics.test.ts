@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../events/support.js'
-import { buildTestApp, describeEachBackend, postgresBackend, type TestApp } from '../helpers.js'
+import { buildTestApp, describeEachBackend, postgresBackend, type TestApp, useApp } from '../helpers.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 /*
@@ -18,11 +18,7 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describeEachBackend('metrics present from the start', (backend) => {
-  let t: TestApp
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-  })
-  afterAll(() => t?.close())
+  const t = useApp(backend)
 
   it('every route’s documented statuses, plus 500 and 503, are at 0 before any request', async () => {
     const text = await scrape(t)
