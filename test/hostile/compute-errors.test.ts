@@ -11,14 +11,7 @@ import { UserSlots } from '../../src/modules/math/user-slots.js'
 import type { AuthUser } from '../../src/platform/auth.js'
 import { TwoTierCache } from '../../src/platform/cache.js'
 import { DomainError, registerErrorHandling } from '../../src/platform/errors.js'
-import {
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  register,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { buildTestApp, describeEachBackend, expectProblem, register, signUp, useApp } from '../helpers.js'
 
 /*
  * Class 5 of issue 10: errors were recognised by their text, so V8's "Maximum BigInt size exceeded" (or
@@ -96,20 +89,16 @@ describe('the pool classifies its own failures', () => {
 })
 
 describeEachBackend('the service answers each kind of failure for what it is', (backend) => {
-  let t: TestApp
+  const t = useApp(backend)
   let services: Services
   let actor: AuthUser
 
   beforeAll(async () => {
-    t = await buildTestApp(backend)
     services = await createServices(t.config, t.app.log, { relay: false })
     const user = await register(t.app, 'unlucky')
     actor = { id: user.id, role: 'user' } as AuthUser
   })
-  afterAll(async () => {
-    await services?.close()
-    await t?.close()
-  })
+  afterAll(() => services?.close())
 
   /** A real pool whose computations all end in `failure`, as a worker would report it. */
   function serviceFailingWith(failure: ComputeError) {
