@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe } from 'vitest'
 import { type BuildOptions, buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
 import type { TokenPair as TokenPairSchema } from '../src/modules/auth/schemas.js'
+import type { UserPublic } from '../src/modules/users/schemas.js'
 
 /*
  * Every suite runs on SQLite, and again on PostgreSQL + Redis when TEST_DATABASE_URL and TEST_REDIS_URL
@@ -128,7 +129,7 @@ export async function register(app: FastifyInstance, username: string, password 
   })
   if (response.statusCode !== 201)
     throw new Error(`register ${username}: ${response.statusCode} ${response.body}`)
-  return response.json() as { id: string; username: string; role: string }
+  return response.json() as Static<typeof UserPublic>
 }
 
 export async function login(app: FastifyInstance, username: string, password: string): Promise<TokenPair> {

@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ProductsPage } from '../../src/modules/products/schemas.js'
 import { metric, waitFor } from '../events/support.js'
 import { expectProblem, login, postgresBackend, signUp, type TestApp, useApp } from '../helpers.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
@@ -48,9 +49,7 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
   afterAll(() => proxy?.restore())
 
   const listLamps = async () =>
-    (await t.app.inject({ url: '/api/v1/products?category=lamps' })).json() as {
-      items: { id: string; price: number; stock: number }[]
-    }
+    (await t.app.inject({ url: '/api/v1/products?category=lamps' })).json() as ProductsPage
 
   it('uses Redis through the proxy before the cut', async () => {
     expect(await metric(t.app, 'redis_up')).toBe(1)

@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { contentDisposition } from '../../src/modules/files/routes.js'
+import type { FilePublic } from '../../src/modules/files/schemas.js'
 import { sanitizeFilename } from '../../src/modules/files/service.js'
 import { describeEachBackend, expectProblem, type Session, signUp, useApp } from '../helpers.js'
 import { doc, docx, elf, exe, gif, jpeg, pdf, png, zip } from './fixtures/samples.js'
@@ -79,13 +80,7 @@ describeEachBackend('files', (backend) => {
   async function uploaded(session: Session, content: Uint8Array, filename?: string, type?: string) {
     const response = await upload(session, content, filename, type)
     if (response.statusCode !== 201) throw new Error(`upload: ${response.statusCode} ${response.body}`)
-    return response.json() as {
-      id: string
-      filename: string
-      size: number
-      contentType: string
-      sha256: string
-    }
+    return response.json() as FilePublic
   }
 
   const totalFiles = async (session: Session) =>

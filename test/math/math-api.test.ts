@@ -1,4 +1,6 @@
+import type { Static } from 'typebox'
 import { describe, expect, it } from 'vitest'
+import type { HistoryPage } from '../../src/modules/history/schemas.js'
 import {
   buildTestApp,
   describeEachBackend,
@@ -77,7 +79,7 @@ describeEachBackend('math API', (backend) => {
           async (url) => (await get(url)).json(),
         ),
       )
-      const history = (await get('/history?limit=100')).json().items as { computeMs: number | null }[]
+      const history = (await get('/history?limit=100')).json().items as Static<typeof HistoryPage>['items']
       const times = [...answers.map((answer) => answer.computeMs), ...history.map((entry) => entry.computeMs)]
       for (const ms of times.filter((value): value is number => value !== null)) {
         expect(Math.round(ms * 1000) / 1000).toBe(ms)
