@@ -1,9 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { API_SECURITY_HEADERS } from '../../src/platform/security-headers.js'
 import { ADMIN, login, signUp, useApp } from '../helpers.js'
+import { useStandInWebRoot } from '../support/web-root.js'
 
 /** Helmet's headers that only matter to a page a browser renders. */
 const DOCUMENT_ONLY = [
@@ -39,14 +37,7 @@ function expectDocumentHeaders(headers: Headers) {
 }
 
 describe('security headers: the API set on API responses, helmet’s document set on pages', () => {
-  const root = mkdtempSync(join(tmpdir(), 'mathapi-web-'))
-  beforeAll(() => {
-    mkdirSync(join(root, 'assets'))
-    writeFileSync(join(root, 'index.html'), '<!doctype html><title>ui</title>')
-    writeFileSync(join(root, 'assets', 'index-abc123.js'), 'console.log(1)')
-  })
-  // Registered before the app's hooks, so it runs after the app is closed.
-  afterAll(() => rmSync(root, { recursive: true, force: true }))
+  const root = useStandInWebRoot()
   const t = useApp(
     { name: 'sqlite' },
     { users: ['alice'], env: { RATE_LIMIT_READ: '3' }, build: { webRoot: root } },

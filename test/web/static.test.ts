@@ -1,20 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { UI_ROUTES } from '../../src/platform/web-ui.js'
 import { ADMIN, expectProblem, login, useApp } from '../helpers.js'
+import { useStandInWebRoot } from '../support/web-root.js'
 
 /* Serving the UI, against a stand-in build: these checks need neither Vite nor a browser. */
 describe('web UI serving', () => {
-  const root = mkdtempSync(join(tmpdir(), 'mathapi-web-'))
-  beforeAll(() => {
-    mkdirSync(join(root, 'assets'))
-    writeFileSync(join(root, 'index.html'), '<!doctype html><title>ui</title>')
-    writeFileSync(join(root, 'assets', 'index-abc123.js'), 'console.log(1)')
-  })
-  // Registered before the app's hooks, so it runs after the app is closed.
-  afterAll(() => rmSync(root, { recursive: true, force: true }))
+  const root = useStandInWebRoot()
   const t = useApp({ name: 'sqlite' }, { build: { webRoot: root } })
 
   it('serves index.html at / with no-cache', async () => {
