@@ -243,6 +243,7 @@ export function useApp<const U extends string = never, const A extends AdminOrde
       return users
     },
     get admin() {
+      ready()
       if (!admin) throw new Error('useApp: no admin session was asked for (options.admin)')
       return admin
     },
