@@ -10,6 +10,7 @@ import { type BuildOptions, buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
 import type { TokenPair as TokenPairSchema } from '../src/modules/auth/schemas.js'
 import type { UserPublic } from '../src/modules/users/schemas.js'
+import type { Problem } from '../src/platform/schemas.js'
 
 /*
  * Every suite runs on SQLite, and again on PostgreSQL + Redis when TEST_DATABASE_URL and TEST_REDIS_URL
@@ -166,14 +167,7 @@ export async function adminSession(app: FastifyInstance): Promise<Session> {
 export function expectProblem(
   response: { statusCode: number; headers: Record<string, unknown>; body: string },
   status: number,
-): {
-  title: string
-  status: number
-  detail?: string
-  instance: string
-  requestId: string
-  errors?: { path: string; message: string }[]
-} {
+): Static<typeof Problem> {
   if (response.statusCode !== status)
     throw new Error(`expected ${status}, got ${response.statusCode}: ${response.body}`)
   if (!String(response.headers['content-type']).startsWith('application/problem+json')) {
