@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
-import { describe } from 'vitest'
+import type { Static } from 'typebox'
+import { afterAll, beforeAll, describe } from 'vitest'
 import { type BuildOptions, buildApp } from '../src/app.js'
 import { type Config, loadConfig } from '../src/config.js'
+import type { TokenPair as TokenPairSchema } from '../src/modules/auth/schemas.js'
+import type { UserPublic } from '../src/modules/users/schemas.js'
+import type { Problem } from '../src/platform/schemas.js'
 
 /*
  * Every suite runs on SQLite, and again on PostgreSQL + Redis when TEST_DATABASE_URL and TEST_REDIS_URL
@@ -108,12 +112,7 @@ async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
-export interface TokenPair {
-  access_token: string
-  token_type: string
-  expires_in: number
-  refresh_token: string
-}
+export type TokenPair = Static<typeof TokenPairSchema>
 
 export interface Session {
   id: string
@@ -131,7 +130,7 @@ export async function register(app: FastifyInstance, username: string, password 
   })
   if (response.statusCode !== 201)
     throw new Error(`register ${username}: ${response.statusCode} ${response.body}`)
-  return response.json() as { id: string; username: string; role: string }
+  return response.json() as Static<typeof UserPublic>
 }
 
 export async function login(app: FastifyInstance, username: string, password: string): Promise<TokenPair> {
@@ -168,14 +167,7 @@ export async function adminSession(app: FastifyInstance): Promise<Session> {
 export function expectProblem(
   response: { statusCode: number; headers: Record<string, unknown>; body: string },
   status: number,
-): {
-  title: string
-  status: number
-  detail?: string
-  instance: string
-  requestId: string
-  errors?: { path: string; message: string }[]
-} {
+): Static<typeof Problem> {
   if (response.statusCode !== status)
     throw new Error(`expected ${status}, got ${response.statusCode}: ${response.body}`)
   if (!String(response.headers['content-type']).startsWith('application/problem+json')) {
@@ -188,4 +180,67 @@ export function expectProblem(
   if (body.requestId !== response.headers['x-request-id'])
     throw new Error('requestId does not match X-Request-Id')
   return body
+}
+
+export interface UseAppOptions<U extends string, A extends AdminOrder> {
+  /** Signed up in this order, each with a logged-in session. */
+  users?: readonly U[]
+  /** A session for the bootstrap admin, logged in before the users (true) or after them ('after users'). */
+  admin?: A
+  /** Configuration on top of buildTestApp's; a function is read when the app is built (in beforeAll). */
+  env?: Record<string, string> | (() => Record<string, string>)
+  build?: BuildOptions | (() => BuildOptions)
+}
+
+type AdminOrder = boolean | 'after users'
+
+/** A suite's app and sessions; the fields are there once the suite's beforeAll has run. */
+export type AppFixture<U extends string, A extends AdminOrder = false> = TestApp & {
+  readonly users: Readonly<Record<U, Session>>
+} & (A extends true | 'after users' ? { readonly admin: Session } : unknown)
+
+/**
+ * The set-up most suites share: registers a beforeAll that builds the app (on `backend`, or on what the
+ * function returns when beforeAll runs) and opens the sessions asked for, and an afterAll that closes it.
+ * Hooks registered earlier in the suite run before it; afterAll hooks registered earlier run after it.
+ */
+export function useApp<const U extends string = never, const A extends AdminOrder = false>(
+  backend: Backend | (() => Backend),
+  options: UseAppOptions<U, A> = {},
+): AppFixture<U, A> {
+  let built: TestApp | undefined
+  let admin: Session | undefined
+  const users = {} as Record<U, Session>
+  const ready = (): TestApp => {
+    if (!built) throw new Error('useApp: the app is built in beforeAll; read it inside a hook or a test')
+    return built
+  }
+  beforeAll(async () => {
+    const env = typeof options.env === 'function' ? options.env() : options.env
+    const build = typeof options.build === 'function' ? options.build() : options.build
+    built = await buildTestApp(typeof backend === 'function' ? backend() : backend, env, build)
+    if (options.admin === true) admin = await adminSession(built.app)
+    for (const name of options.users ?? []) users[name] = await signUp(built.app, name)
+    if (options.admin === 'after users') admin = await adminSession(built.app)
+  })
+  afterAll(() => built?.close())
+  const fixture = {
+    get app() {
+      return ready().app
+    },
+    get config() {
+      return ready().config
+    },
+    close: () => ready().close(),
+    get users() {
+      ready()
+      return users
+    },
+    get admin() {
+      ready()
+      if (!admin) throw new Error('useApp: no admin session was asked for (options.admin)')
+      return admin
+    },
+  }
+  return fixture as AppFixture<U, A>
 }

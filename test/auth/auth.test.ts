@@ -1,28 +1,23 @@
 import { createHmac, randomBytes } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   ADMIN,
   adminSession,
   bearer,
-  buildTestApp,
   describeEachBackend,
   expectProblem,
   login,
   register,
   signUp,
-  type TestApp,
+  useApp,
 } from '../helpers.js'
 
 const base64url = (value: object | string) =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url')
 
 describeEachBackend('auth', (backend) => {
-  let t: TestApp
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-  })
-  afterAll(() => t.close())
+  const t = useApp(backend)
 
   const me = (token: string) => t.app.inject({ url: '/api/v1/auth/me', headers: bearer(token) })
 

@@ -1,18 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { AccessTokens } from '../../src/platform/auth.js'
 import { createMetrics } from '../../src/platform/metrics.js'
 import { type UserState, UserStateCache } from '../../src/platform/user-state-cache.js'
 import {
-  adminSession,
   bearer,
-  buildTestApp,
   describeEachBackend,
   expectProblem,
   login,
   type Session,
   signUp,
-  type TestApp,
+  useApp,
 } from '../helpers.js'
 
 /*
@@ -21,13 +19,7 @@ import {
  * been served from the cache, and nothing but the exact token ever hits the cache.
  */
 describeEachBackend('verified-token cache', (backend) => {
-  let t: TestApp
-  let admin: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    admin = await adminSession(t.app)
-  })
-  afterAll(() => t.close())
+  const t = useApp(backend, { admin: true })
   afterEach(() => {
     vi.useRealTimers()
   })
@@ -46,7 +38,7 @@ describeEachBackend('verified-token cache', (backend) => {
           await t.app.inject({
             method: 'PATCH',
             url: `/api/v1/users/${session.id}`,
-            headers: admin.headers,
+            headers: t.admin.headers,
             payload: { isActive: false },
           })
         ).statusCode,
@@ -58,7 +50,7 @@ describeEachBackend('verified-token cache', (backend) => {
           await t.app.inject({
             method: 'PUT',
             url: `/api/v1/users/${session.id}/role`,
-            headers: admin.headers,
+            headers: t.admin.headers,
             payload: { role: 'admin' },
           })
         ).statusCode,
@@ -107,7 +99,7 @@ describeEachBackend('verified-token cache', (backend) => {
     const deactivated = await t.app.inject({
       method: 'PATCH',
       url: `/api/v1/users/${session.id}`,
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: { isActive: false },
     })
     expect(deactivated.statusCode).toBe(200)

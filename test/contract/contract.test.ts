@@ -1,9 +1,9 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats'
 import createClient, { type Middleware } from 'openapi-fetch'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { beforeAll, expect, it } from 'vitest'
 import type { paths } from '../../web/src/api-schema.js'
-import { ADMIN, buildTestApp, describeEachBackend, type TestApp } from '../helpers.js'
+import { ADMIN, describeEachBackend, useApp } from '../helpers.js'
 
 /*
  * The contract as a client sees it: every operation of the served /openapi.json is driven through the
@@ -40,7 +40,7 @@ function anchored(schema: unknown, id: string): unknown {
 describeEachBackend(
   'contract: every operation through the generated client, validated against the document',
   (backend) => {
-    let t: TestApp
+    const t = useApp(backend)
     let baseUrl: string
     let document: { paths: Record<string, Record<string, Operation>>; components: Json }
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }))
@@ -91,12 +91,10 @@ describeEachBackend(
     }
 
     beforeAll(async () => {
-      t = await buildTestApp(backend)
       baseUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
       document = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as typeof document
       ajv.addSchema({ $id: 'openapi.json', components: anchored(document.components, 'openapi.json') })
     })
-    afterAll(() => t.close())
 
     const client = () => {
       const api = createClient<paths>({ baseUrl })

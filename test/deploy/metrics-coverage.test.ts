@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, describeEachBackend, signUp, type TestApp } from '../helpers.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { describeEachBackend, useApp } from '../helpers.js'
 import {
   ALERT_RULES,
   DASHBOARDS_DIR,
@@ -79,19 +79,17 @@ describe('PromQL metric-name extraction', () => {
 })
 
 describeEachBackend('dashboards and alert rules use exported metrics', (backend) => {
-  let t: TestApp
+  // A read limit of 3 per minute, so a burst of anonymous reads gets a 429 (rate_limited_requests_total).
+  const t = useApp(backend, { users: ['metrics_alice'], env: { RATE_LIMIT_READ: '3' } })
   let exposition: string
 
   beforeAll(async () => {
-    // A read limit of 3 per minute, so a burst of anonymous reads gets a 429 (rate_limited_requests_total).
-    t = await buildTestApp(backend, { RATE_LIMIT_READ: '3' })
-    const alice = await signUp(t.app, 'metrics_alice')
     for (let i = 0; i < 2; i++) {
       // computed, then cached: math_computations_total, math_compute_seconds, cache_requests_total
       const math = await t.app.inject({
         method: 'POST',
         url: '/api/v1/math/fibonacci',
-        headers: alice.headers,
+        headers: t.users.metrics_alice.headers,
         payload: { n: 5000 },
       })
       expect(math.statusCode).toBe(200)
@@ -107,7 +105,6 @@ describeEachBackend('dashboards and alert rules use exported metrics', (backend)
     expect(statuses).toContain(429)
     exposition = (await t.app.inject({ url: '/metrics' })).body
   })
-  afterAll(() => t?.close())
 
   it('exports every metric the dashboards and alert rules reference', () => {
     const declared = declaredMetrics(exposition)

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from '../helpers.js'
+import { freePort } from '../support/ports.js'
 
 /*
  * The shipped nginx configuration in front of the service, with TRUST_PROXY set to nginx's address: a
@@ -28,16 +29,6 @@ function shippedLocationBlock(): string {
     else if (text[i] === '}' && --depth === 0) return text.slice(start, i + 1)
   }
   throw new Error('unbalanced braces in deploy/nginx/nginx.conf')
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net')
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (!address || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 const AUTH_LIMIT = 2

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bearer, buildTestApp, describeEachBackend, signUp, type TestApp } from '../helpers.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { bearer, describeEachBackend, signUp, useApp } from '../helpers.js'
 
 /*
  * `promtool check metrics` (Prometheus's own linter for the exposition format and metric naming) on the
@@ -31,13 +31,11 @@ const suite: typeof describeEachBackend = PROMTOOL
   : (title, body) => describe.skip(title, () => body({ name: 'sqlite' }))
 
 suite(`promtool check metrics on /metrics${PROMTOOL ? '' : ' — skipped: promtool not installed (Debian: prometheus)'}`, (backend) => {
-  let t: TestApp
+  const t = useApp(backend)
   let baseUrl: string
   beforeAll(async () => {
-    t = await buildTestApp(backend)
     baseUrl = await t.app.listen({ port: 0, host: '127.0.0.1' })
   })
-  afterAll(() => t.close())
 
   it('finds no problem, after requests have touched every family', async () => {
     const session = await signUp(t.app, 'metered')

@@ -1,14 +1,6 @@
 import type { InjectOptions } from 'fastify'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { describe, expect, it } from 'vitest'
+import { describeEachBackend, expectProblem, signUp, useApp } from '../helpers.js'
 import { allEvents, type EventItem } from './support.js'
 
 async function fileForm(text: string) {
@@ -22,22 +14,13 @@ async function fileForm(text: string) {
 }
 
 describeEachBackend('events (outbox)', (backend) => {
-  let t: TestApp
-  let admin: Session
-  let alice: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    admin = await adminSession(t.app)
-    alice = await signUp(t.app, 'alice')
-  })
-  afterAll(() => t.close())
+  const t = useApp(backend, { admin: true, users: ['alice'] })
 
   /** Runs one request and returns its response with the events its request id wrote. */
   async function eventsOf(request: InjectOptions) {
     const response = await t.app.inject(request)
     const requestId = response.headers['x-request-id'] as string
-    const events = (await allEvents(t.app, admin)).filter((event) => event.requestId === requestId)
+    const events = (await allEvents(t.app, t.admin)).filter((event) => event.requestId === requestId)
     return { response, events, requestId }
   }
 
@@ -94,7 +77,7 @@ describeEachBackend('events (outbox)', (backend) => {
       { userId: bobId, role: null },
     )
     // Nothing in any event's data is a secret.
-    const text = JSON.stringify(await allEvents(t.app, admin))
+    const text = JSON.stringify(await allEvents(t.app, t.admin))
     expect(text).not.toContain('bob-password')
     expect(text).not.toContain(login.response.json().refresh_token)
   })
@@ -117,7 +100,7 @@ describeEachBackend('events (outbox)', (backend) => {
     const malformed = await eventsOf({
       method: 'POST',
       url: '/api/v1/math/power',
-      headers: alice.headers,
+      headers: t.users.alice.headers,
       payload: { base: 2.5, exponent: 2, modulus: 7 },
     })
     expectProblem(malformed.response, 400)
@@ -125,16 +108,16 @@ describeEachBackend('events (outbox)', (backend) => {
     const missingTask = await eventsOf({
       method: 'DELETE',
       url: '/api/v1/tasks/01890000-0000-7000-8000-000000000000',
-      headers: alice.headers,
+      headers: t.users.alice.headers,
     })
     expectProblem(missingTask.response, 404)
     expect(missingTask.events).toEqual([])
   })
 
   it('math calls, refused ones included, each write one math.computed event without the result', async () => {
-    const actor = { userId: alice.id, role: 'user' }
+    const actor = { userId: t.users.alice.id, role: 'user' }
     const computed = await expectOne(
-      { url: '/api/v1/math/fibonacci/90', headers: alice.headers },
+      { url: '/api/v1/math/fibonacci/90', headers: t.users.alice.headers },
       200,
       'math.computed',
       actor,
@@ -142,7 +125,7 @@ describeEachBackend('events (outbox)', (backend) => {
     expect(computed.event.data).toMatchObject({ operation: 'fibonacci', input: { n: 90 }, status: 200 })
     expect(JSON.stringify(computed.event.data)).not.toContain(computed.response.json().result)
     const refused = await expectOne(
-      { url: '/api/v1/math/fibonacci/999999999', headers: alice.headers },
+      { url: '/api/v1/math/fibonacci/999999999', headers: t.users.alice.headers },
       422,
       'math.computed',
       actor,
@@ -151,7 +134,7 @@ describeEachBackend('events (outbox)', (backend) => {
     // Many concurrent calls share history batches; each still gets its own event with its own request id.
     const many = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        eventsOf({ url: `/api/v1/math/factorial/${i}`, headers: alice.headers }),
+        eventsOf({ url: `/api/v1/math/factorial/${i}`, headers: t.users.alice.headers }),
       ),
     )
     for (const { response, events } of many) {
@@ -161,13 +144,13 @@ describeEachBackend('events (outbox)', (backend) => {
   })
 
   it('product, task, file and user changes each write one event', async () => {
-    const adminActor = { userId: admin.id, role: 'admin' }
-    const aliceActor = { userId: alice.id, role: 'user' }
+    const adminActor = { userId: t.admin.id, role: 'admin' }
+    const aliceActor = { userId: t.users.alice.id, role: 'user' }
     const product = await expectOne(
       {
         method: 'POST',
         url: '/api/v1/products',
-        headers: admin.headers,
+        headers: t.admin.headers,
         payload: { name: 'Widget', price: 1.5, stock: 3, category: 'tools', sku: 'EVT-1' },
       },
       201,
@@ -179,7 +162,7 @@ describeEachBackend('events (outbox)', (backend) => {
       {
         method: 'PATCH',
         url: `/api/v1/products/${productId}`,
-        headers: admin.headers,
+        headers: t.admin.headers,
         payload: { stock: 4 },
       },
       200,
@@ -190,20 +173,25 @@ describeEachBackend('events (outbox)', (backend) => {
     const conflicting = await eventsOf({
       method: 'POST',
       url: '/api/v1/products',
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: { name: 'Other', price: 1, stock: 1, category: 'tools', sku: 'EVT-1' },
     })
     expectProblem(conflicting.response, 409)
     expect(conflicting.events).toEqual([])
     await expectOne(
-      { method: 'DELETE', url: `/api/v1/products/${productId}`, headers: admin.headers },
+      { method: 'DELETE', url: `/api/v1/products/${productId}`, headers: t.admin.headers },
       204,
       'product.deleted',
       adminActor,
     )
 
     const task = await expectOne(
-      { method: 'POST', url: '/api/v1/tasks', headers: alice.headers, payload: { title: 'Write events' } },
+      {
+        method: 'POST',
+        url: '/api/v1/tasks',
+        headers: t.users.alice.headers,
+        payload: { title: 'Write events' },
+      },
       201,
       'task.created',
       aliceActor,
@@ -213,7 +201,7 @@ describeEachBackend('events (outbox)', (backend) => {
       {
         method: 'PATCH',
         url: `/api/v1/tasks/${taskId}`,
-        headers: alice.headers,
+        headers: t.users.alice.headers,
         payload: { status: 'completed' },
       },
       200,
@@ -222,7 +210,7 @@ describeEachBackend('events (outbox)', (backend) => {
     )
     expect(taskPatch.event.data).toEqual({ taskId, fields: ['status'] })
     await expectOne(
-      { method: 'DELETE', url: `/api/v1/tasks/${taskId}`, headers: alice.headers },
+      { method: 'DELETE', url: `/api/v1/tasks/${taskId}`, headers: t.users.alice.headers },
       204,
       'task.deleted',
       aliceActor,
@@ -233,7 +221,7 @@ describeEachBackend('events (outbox)', (backend) => {
       {
         method: 'POST',
         url: '/api/v1/files',
-        headers: { ...alice.headers, 'content-type': body.contentType },
+        headers: { ...t.users.alice.headers, 'content-type': body.contentType },
         payload: body.payload,
       },
       201,
@@ -242,7 +230,7 @@ describeEachBackend('events (outbox)', (backend) => {
     )
     const fileId = file.response.json().id
     await expectOne(
-      { method: 'DELETE', url: `/api/v1/files/${fileId}`, headers: alice.headers },
+      { method: 'DELETE', url: `/api/v1/files/${fileId}`, headers: t.users.alice.headers },
       204,
       'file.deleted',
       aliceActor,
@@ -265,7 +253,7 @@ describeEachBackend('events (outbox)', (backend) => {
       {
         method: 'PUT',
         url: `/api/v1/users/${carol.id}/role`,
-        headers: admin.headers,
+        headers: t.admin.headers,
         payload: { role: 'admin' },
       },
       200,
@@ -274,7 +262,7 @@ describeEachBackend('events (outbox)', (backend) => {
     )
     expect(promoted.event.data).toEqual({ userId: carol.id, from: 'user', to: 'admin' })
     await expectOne(
-      { method: 'DELETE', url: `/api/v1/users/${carol.id}`, headers: admin.headers },
+      { method: 'DELETE', url: `/api/v1/users/${carol.id}`, headers: t.admin.headers },
       204,
       'user.deleted',
       adminActor,
@@ -284,11 +272,11 @@ describeEachBackend('events (outbox)', (backend) => {
   describe('GET /events', () => {
     it('is for admins only', async () => {
       expectProblem(await t.app.inject({ url: '/api/v1/events' }), 401)
-      expectProblem(await t.app.inject({ url: '/api/v1/events', headers: alice.headers }), 403)
+      expectProblem(await t.app.inject({ url: '/api/v1/events', headers: t.users.alice.headers }), 403)
     })
 
     it('pages by id without gaps or repeats, and validates its query', async () => {
-      const everything = await allEvents(t.app, admin)
+      const everything = await allEvents(t.app, t.admin)
       expect(everything.length).toBeGreaterThan(5)
       const ids = everything.map((event) => event.id)
       expect([...ids].sort()).toEqual(ids)
@@ -296,7 +284,7 @@ describeEachBackend('events (outbox)', (backend) => {
       let after: string | null = null
       do {
         const query: string = after ? `?limit=2&after=${after}` : '?limit=2'
-        const page = (await t.app.inject({ url: `/api/v1/events${query}`, headers: admin.headers })).json()
+        const page = (await t.app.inject({ url: `/api/v1/events${query}`, headers: t.admin.headers })).json()
         expect(page.items.length).toBeLessThanOrEqual(2)
         paged.push(...page.items.map((event: EventItem) => event.id))
         after = page.nextAfter
@@ -305,8 +293,8 @@ describeEachBackend('events (outbox)', (backend) => {
       expect(paged.length).toBeGreaterThanOrEqual(ids.length)
       // Without a sink nothing is delivered: the embedded default keeps events in the table.
       expect(everything.every((event) => event.publishedAt === null)).toBe(true)
-      expectProblem(await t.app.inject({ url: '/api/v1/events?limit=501', headers: admin.headers }), 400)
-      expectProblem(await t.app.inject({ url: '/api/v1/events?after=nope', headers: admin.headers }), 400)
+      expectProblem(await t.app.inject({ url: '/api/v1/events?limit=501', headers: t.admin.headers }), 400)
+      expectProblem(await t.app.inject({ url: '/api/v1/events?after=nope', headers: t.admin.headers }), 400)
     })
 
     it('reports the backlog in /metrics', async () => {

@@ -1,30 +1,20 @@
 import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { adminSession, buildTestApp, describeEachBackend, signUp, useApp } from '../helpers.js'
 import { consume, describeWithBroker, MockBroker } from './kafka-mock.js'
 import { allEvents, expectDeliveredInOrder, metric, waitFor } from './support.js'
 
 describeWithBroker('event relay to a Kafka-protocol broker', () => {
   describeEachBackend('relay', (backend) => {
     let broker: MockBroker
-    let t: TestApp
-    let admin: Session
-
     beforeAll(async () => {
       broker = await MockBroker.start()
-      t = await buildTestApp(backend, { KAFKA_BROKERS: broker.bootstrap, KAFKA_TOPIC: broker.topic })
-      admin = await adminSession(t.app)
     })
-    afterAll(async () => {
-      await t.close()
-      await broker.stop()
+    // Registered before the app's hooks, so the broker stops after the app is closed.
+    afterAll(() => broker.stop())
+    const t = useApp(backend, {
+      admin: true,
+      env: () => ({ KAFKA_BROKERS: broker.bootstrap, KAFKA_TOPIC: broker.topic }),
     })
 
     /** A burst of work from several users: registrations, logins and math calls. */
@@ -41,9 +31,9 @@ describeWithBroker('event relay to a Kafka-protocol broker', () => {
       )
     }
 
-    const deliveredIds = async () => (await allEvents(t.app, admin)).map((event) => event.id)
+    const deliveredIds = async () => (await allEvents(t.app, t.admin)).map((event) => event.id)
     const allPublished = async () =>
-      (await allEvents(t.app, admin)).every((event) => event.publishedAt !== null)
+      (await allEvents(t.app, t.admin)).every((event) => event.publishedAt !== null)
 
     it('delivers every event, in order per key, with the event-id header', async () => {
       await workload('order')

@@ -1,17 +1,11 @@
 import type { FastifyInstance } from 'fastify'
+import type { Static } from 'typebox'
 import { expect } from 'vitest'
+import type { EventItem as EventItemSchema, EventsPage } from '../../src/modules/events/schemas.js'
 import type { Session } from '../helpers.js'
 import type { Consumed } from './kafka-mock.js'
 
-export interface EventItem {
-  id: string
-  type: string
-  occurredAt: string
-  actor: { userId: string | null; role: string | null }
-  requestId: string | null
-  data: Record<string, unknown>
-  publishedAt: string | null
-}
+export type EventItem = Static<typeof EventItemSchema>
 
 /** Every event in the outbox, through the admin API, following nextAfter to the end. */
 export async function allEvents(app: FastifyInstance, admin: Session): Promise<EventItem[]> {
@@ -21,7 +15,7 @@ export async function allEvents(app: FastifyInstance, admin: Session): Promise<E
     const query: string = after ? `?limit=500&after=${after}` : '?limit=500'
     const response = await app.inject({ url: `/api/v1/events${query}`, headers: admin.headers })
     if (response.statusCode !== 200) throw new Error(`events: ${response.statusCode} ${response.body}`)
-    const page = response.json() as { items: EventItem[]; nextAfter: string | null }
+    const page = response.json() as Static<typeof EventsPage>
     items.push(...page.items)
     after = page.nextAfter
   } while (after)

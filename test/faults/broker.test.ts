@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { consume, describeWithBroker, MockBroker } from '../events/kafka-mock.js'
 import { allEvents, metric, waitFor } from '../events/support.js'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { describeEachBackend, useApp } from '../helpers.js'
 
 /*
  * The broker goes away (the mock drops every connection and refuses new ones) and comes back, twice, while
@@ -18,19 +11,15 @@ import {
 describeWithBroker('broker faults', () => {
   describeEachBackend('broker cut', (backend) => {
     let broker: MockBroker
-    let t: TestApp
-    let admin: Session
-    let user: Session
-
     beforeAll(async () => {
       broker = await MockBroker.start('fault-events', 3)
-      t = await buildTestApp(backend, { KAFKA_BROKERS: broker.bootstrap, KAFKA_TOPIC: broker.topic })
-      admin = await adminSession(t.app)
-      user = await signUp(t.app, 'producer')
     })
-    afterAll(async () => {
-      await t?.close()
-      await broker?.stop()
+    // Registered before the app's hooks, so the broker stops after the app is closed.
+    afterAll(() => broker?.stop())
+    const t = useApp(backend, {
+      admin: true,
+      users: ['producer'],
+      env: () => ({ KAFKA_BROKERS: broker.bootstrap, KAFKA_TOPIC: broker.topic }),
     })
 
     /** Writes of several kinds, concurrently: each produces one event or more. */
@@ -40,14 +29,14 @@ describeWithBroker('broker faults', () => {
           t.app.inject({
             method: 'POST',
             url: '/api/v1/tasks',
-            headers: user.headers,
+            headers: t.users.producer.headers,
             payload: { title: `${tag} ${i}` },
           }),
-          t.app.inject({ url: `/api/v1/math/factorial/${i + 1}`, headers: user.headers }),
+          t.app.inject({ url: `/api/v1/math/factorial/${i + 1}`, headers: t.users.producer.headers }),
           t.app.inject({
             method: 'POST',
             url: '/api/v1/products',
-            headers: admin.headers,
+            headers: t.admin.headers,
             payload: { name: `${tag} ${i}`, price: i + 1, stock: i, category: tag, sku: `${tag}-${i}` },
           }),
         ]).flat(),
@@ -77,7 +66,7 @@ describeWithBroker('broker faults', () => {
 
       await broker.up()
       await waitFor(async () => (await metric(t.app, 'events_pending')) === 0, 40_000)
-      const stored = await allEvents(t.app, admin)
+      const stored = await allEvents(t.app, t.admin)
       expect(stored.every((event) => event.publishedAt !== null)).toBe(true)
       const expected = new Set(stored.map((event) => event.id))
       // 5 bursts of 24 writes, plus the sign-up's and logins' events.

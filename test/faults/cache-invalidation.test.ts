@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { ProductsPage } from '../../src/modules/products/schemas.js'
 import { VERSION_TTL_MS } from '../../src/platform/cache-versions.js'
 import { USER_STATE_TTL_MS } from '../../src/platform/user-state-cache.js'
 import { metric, waitFor } from '../events/support.js'
@@ -81,11 +82,8 @@ describe.runIf(postgresBackend)('product reads across two instances while Redis 
   })
 
   const listed = async (t: TestApp) =>
-    (
-      (await t.app.inject({ url: `/api/v1/products?category=${category}` })).json() as {
-        items: { price: number }[]
-      }
-    ).items[0]?.price
+    ((await t.app.inject({ url: `/api/v1/products?category=${category}` })).json() as ProductsPage).items[0]
+      ?.price
   const single = async (t: TestApp) =>
     (await t.app.inject({ url: `/api/v1/products/${productId}` })).json().price
 

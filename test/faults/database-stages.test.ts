@@ -1,15 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import {
-  adminSession,
-  buildTestApp,
-  expectProblem,
-  postgresBackend,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { expectProblem, postgresBackend, useApp } from '../helpers.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 /*
@@ -42,9 +34,14 @@ function expectUnavailable(response: Parameters<typeof expectProblem>[0], what: 
 
 describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (through a proxy)', () => {
   let proxy: TcpProxy
-  let t: TestApp
-  let user: Session
-  let admin: Session
+  beforeAll(async () => {
+    proxy = await startTcpProxy(postgresBackend!.databaseUrl!, 5432)
+  })
+  afterAll(() => proxy?.close())
+  const t = useApp(
+    () => ({ name: 'postgres+redis', databaseUrl: proxy.url, redisUrl: postgresBackend!.redisUrl! }),
+    { users: ['staged'], admin: 'after users' },
+  )
   let direct: pg.Client
 
   const schema = () => new URL(t.config.databaseUrl).searchParams.get('schema') as string
@@ -55,22 +52,13 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
     )
 
   beforeAll(async () => {
-    proxy = await startTcpProxy(postgresBackend!.databaseUrl!, 5432)
-    t = await buildTestApp({
-      name: 'postgres+redis',
-      databaseUrl: proxy.url,
-      redisUrl: postgresBackend!.redisUrl!,
-    })
-    user = await signUp(t.app, 'staged')
-    admin = await adminSession(t.app)
     direct = new pg.Client({ connectionString: postgresBackend!.databaseUrl })
     await direct.connect()
   })
+  // Registered after useApp, so this runs before the app closes, whose close must get through the proxy.
   afterAll(async () => {
     proxy?.restore()
     await direct?.end()
-    await t?.close()
-    await proxy?.close()
   })
 
   // Each case starts with the database reachable and the service ready again.
@@ -87,7 +75,7 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
     t.app.inject({
       method: 'POST',
       url: '/api/v1/tasks',
-      headers: { ...user.headers, ...(key ? { 'idempotency-key': key } : {}) },
+      headers: { ...t.users.staged.headers, ...(key ? { 'idempotency-key': key } : {}) },
       payload: { title },
     })
 
@@ -95,7 +83,10 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
     proxy.cut()
     const title = `before ${randomUUID()}`
     expectUnavailable(await createTask(title), 'task')
-    expectUnavailable(await t.app.inject({ url: '/api/v1/math/fibonacci/90', headers: user.headers }), 'math')
+    expectUnavailable(
+      await t.app.inject({ url: '/api/v1/math/fibonacci/90', headers: t.users.staged.headers }),
+      'math',
+    )
     proxy.restore()
     expect(await count('tasks', 'title = $1', [title])).toBe(0)
   })
@@ -149,7 +140,7 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
     const first = await t.app.inject({
       method: 'POST',
       url: '/api/v1/products',
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: product,
     })
     expect(first.statusCode).toBe(201)
@@ -159,7 +150,7 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
       await t.app.inject({
         method: 'POST',
         url: '/api/v1/products',
-        headers: admin.headers,
+        headers: t.admin.headers,
         payload: product,
       }),
       'product',
@@ -181,7 +172,10 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
       await waitReady()
       const cut = proxy.cutOn(pattern, when)
       expectUnavailable(
-        await t.app.inject({ url: `/api/v1/math/fibonacci/${100 + stage.length}`, headers: user.headers }),
+        await t.app.inject({
+          url: `/api/v1/math/fibonacci/${100 + stage.length}`,
+          headers: t.users.staged.headers,
+        }),
         `math, ${stage}`,
       )
       await cut
@@ -201,7 +195,7 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
         await t.app.inject({
           method: 'POST',
           url: '/api/v1/auth/login',
-          payload: { username: user.username, password: user.password },
+          payload: { username: t.users.staged.username, password: t.users.staged.password },
         }),
         `login, ${stage}`,
       )
@@ -214,7 +208,7 @@ describe.runIf(postgresBackend)('PostgreSQL cut at each stage of a transaction (
       await t.app.inject({
         method: 'POST',
         url: '/api/v1/auth/refresh',
-        payload: { refresh_token: user.tokens.refresh_token },
+        payload: { refresh_token: t.users.staged.tokens.refresh_token },
       }),
       'refresh',
     )

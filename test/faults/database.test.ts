@@ -2,14 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDatabase } from '../../src/platform/database.js'
-import {
-  buildTestApp,
-  expectProblem,
-  postgresBackend,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { expectProblem, postgresBackend, type TestApp, useApp } from '../helpers.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 /*
@@ -47,44 +40,38 @@ async function waitReady(t: TestApp, status: number, timeoutMs = 15_000): Promis
 
 describe.runIf(postgresBackend)('database faults (PostgreSQL through a proxy)', () => {
   let proxy: TcpProxy
-  let t: TestApp
-  let user: Session
-
   beforeAll(async () => {
     proxy = await startTcpProxy(postgresBackend!.databaseUrl!, 5432)
-    t = await buildTestApp({
-      name: 'postgres+redis',
-      databaseUrl: proxy.url,
-      redisUrl: postgresBackend!.redisUrl!,
-    })
-    user = await signUp(t.app, 'faulty')
   })
-  afterAll(async () => {
-    proxy?.restore()
-    await t?.close()
-    await proxy?.close()
-  })
+  afterAll(() => proxy?.close())
+  const t = useApp(
+    () => ({ name: 'postgres+redis', databaseUrl: proxy.url, redisUrl: postgresBackend!.redisUrl! }),
+    { users: ['faulty'] },
+  )
+  // Registered after useApp, so this runs before the app closes, whose close must get through the proxy.
+  afterAll(() => proxy?.restore())
 
   /** The four kinds of request that need the database: an uncached read, a write, a login, a math call. */
   const needsDatabase = () => {
     const unique = randomUUID().slice(0, 8)
     return {
-      read: () => t.app.inject({ url: `/api/v1/products?name=nothing-${unique}`, headers: user.headers }),
+      read: () =>
+        t.app.inject({ url: `/api/v1/products?name=nothing-${unique}`, headers: t.users.faulty.headers }),
       write: () =>
         t.app.inject({
           method: 'POST',
           url: '/api/v1/tasks',
-          headers: user.headers,
+          headers: t.users.faulty.headers,
           payload: { title: `during the outage ${unique}` },
         }),
       login: () =>
         t.app.inject({
           method: 'POST',
           url: '/api/v1/auth/login',
-          payload: { username: user.username, password: user.password },
+          payload: { username: t.users.faulty.username, password: t.users.faulty.password },
         }),
       // Cached or not, the call's history row must be written: that needs the database.
-      math: () => t.app.inject({ url: '/api/v1/math/fibonacci/77', headers: user.headers }),
+      math: () => t.app.inject({ url: '/api/v1/math/fibonacci/77', headers: t.users.faulty.headers }),
     }
   }
 

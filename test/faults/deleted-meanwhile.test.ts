@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import {
-  adminSession,
-  bearer,
-  buildTestApp,
-  describeEachBackend,
-  login,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { expect, it } from 'vitest'
+import { bearer, describeEachBackend, login, type Session, signUp, type TestApp, useApp } from '../helpers.js'
 import { directDb, lockHolder } from './support.js'
 
 /*
@@ -41,14 +32,7 @@ async function metricSum(t: TestApp, name: string): Promise<number> {
 }
 
 describeEachBackend('a caller changed between the auth check and the write', (backend) => {
-  let t: TestApp
-  let admin: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    admin = await adminSession(t.app)
-  })
-  afterAll(() => t?.close())
+  const t = useApp(backend, { admin: true })
 
   /** A user with a task and a file, whose token state the service has cached. */
   async function victim(name: string) {
@@ -204,7 +188,7 @@ describeEachBackend('a caller changed between the auth check and the write', (ba
       const promoted = await t.app.inject({
         method: 'PUT',
         url: `/api/v1/users/${other.id}/role`,
-        headers: admin.headers,
+        headers: t.admin.headers,
         payload: { role: 'admin' },
       })
       expect(promoted.statusCode).toBe(200)
@@ -257,7 +241,7 @@ describeEachBackend('a caller changed between the auth check and the write', (ba
           () =>
             t.app.inject({
               method: 'PUT',
-              url: `/api/v1/users/${admin.id}/role`,
+              url: `/api/v1/users/${t.admin.id}/role`,
               headers: h,
               payload: { role: 'user' },
             }),
@@ -267,21 +251,21 @@ describeEachBackend('a caller changed between the auth check and the write', (ba
           () =>
             t.app.inject({
               method: 'PATCH',
-              url: `/api/v1/users/${admin.id}`,
+              url: `/api/v1/users/${t.admin.id}`,
               headers: h,
               payload: { isActive: false },
             }),
         ],
         [
           'DELETE /users/{id}',
-          () => t.app.inject({ method: 'DELETE', url: `/api/v1/users/${admin.id}`, headers: h }),
+          () => t.app.inject({ method: 'DELETE', url: `/api/v1/users/${t.admin.id}`, headers: h }),
         ],
       ]
       for (const [what, call] of writes)
         expect.soft(notServerError(await call(), what), `${change}: ${what}`).toBe(401)
     }
     // The real admin was never touched.
-    const me = await t.app.inject({ url: '/api/v1/auth/me', headers: admin.headers })
+    const me = await t.app.inject({ url: '/api/v1/auth/me', headers: t.admin.headers })
     expect(me.json()).toMatchObject({ role: 'admin', isActive: true })
   })
 

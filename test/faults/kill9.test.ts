@@ -2,13 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import SQLite from 'better-sqlite3'
 import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ADMIN, postgresBackend } from '../helpers.js'
+import { freePort } from '../support/ports.js'
 
 /*
  * The real server (node --import tsx src/server.ts) takes a burst of concurrent writes — task creations
@@ -22,15 +22,6 @@ const ROOT = new URL('../../', import.meta.url).pathname
 const WORKERS = 24
 /** Killed once this many writes were acknowledged, with the rest of the burst still in flight. */
 const KILL_AFTER = 150
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (!address || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 interface Running {
   child: ChildProcess

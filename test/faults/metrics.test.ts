@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../events/support.js'
-import { buildTestApp, describeEachBackend, postgresBackend, type TestApp } from '../helpers.js'
+import { describeEachBackend, postgresBackend, type TestApp, useApp } from '../helpers.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 /*
@@ -18,11 +18,7 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describeEachBackend('metrics present from the start', (backend) => {
-  let t: TestApp
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-  })
-  afterAll(() => t?.close())
+  const t = useApp(backend)
 
   it('every route’s documented statuses, plus 500 and 503, are at 0 before any request', async () => {
     const text = await scrape(t)
@@ -65,16 +61,13 @@ describeEachBackend('metrics present from the start', (backend) => {
 
 describe.runIf(postgresBackend)('redis_up and lost connections, through a Redis proxy', () => {
   let proxy: TcpProxy
-  let t: TestApp
   beforeAll(async () => {
     proxy = await startTcpProxy(postgresBackend!.redisUrl!, 6379)
-    t = await buildTestApp({ ...postgresBackend!, redisUrl: proxy.url })
   })
-  afterAll(async () => {
-    proxy?.restore()
-    await t?.close()
-    await proxy?.close()
-  })
+  afterAll(() => proxy?.close())
+  const t = useApp(() => ({ ...postgresBackend!, redisUrl: proxy.url }))
+  // Registered after useApp, so this runs before the app closes, whose close must get through the proxy.
+  afterAll(() => proxy?.restore())
 
   it('redis_up reads 0 at the first scrape of a Redis that stopped answering, with no request in between', async () => {
     await waitFor(async () => sample(await scrape(t), 'redis_up') === 1, 20_000)

@@ -1,16 +1,8 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ProductsPage } from '../../src/modules/products/schemas.js'
 import { metric, waitFor } from '../events/support.js'
-import {
-  adminSession,
-  buildTestApp,
-  expectProblem,
-  login,
-  postgresBackend,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { expectProblem, login, postgresBackend, signUp, type TestApp, useApp } from '../helpers.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 /*
@@ -33,43 +25,39 @@ const redisTierRequests = async (t: TestApp) =>
 
 describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after connecting)', () => {
   let proxy: TcpProxy
-  let t: TestApp
-  let user: Session
-  let admin: Session
+  beforeAll(async () => {
+    proxy = await startTcpProxy(postgresBackend!.redisUrl!, 6379)
+  })
+  afterAll(() => proxy?.close())
+  const t = useApp(
+    () => ({ name: 'postgres+redis', databaseUrl: postgresBackend!.databaseUrl!, redisUrl: proxy.url }),
+    { users: ['redisless'], admin: 'after users', env: { RATE_LIMIT_AUTH: String(AUTH_LIMIT) } },
+  )
   let productId: string
 
   beforeAll(async () => {
-    proxy = await startTcpProxy(postgresBackend!.redisUrl!, 6379)
-    t = await buildTestApp(
-      { name: 'postgres+redis', databaseUrl: postgresBackend!.databaseUrl!, redisUrl: proxy.url },
-      { RATE_LIMIT_AUTH: String(AUTH_LIMIT) },
-    )
-    user = await signUp(t.app, 'redisless')
-    admin = await adminSession(t.app)
     const created = await t.app.inject({
       method: 'POST',
       url: '/api/v1/products',
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: { name: 'Outage lamp', price: 10, stock: 5, category: 'lamps', sku: 'LAMP-OUT-1' },
     })
     expect(created.statusCode).toBe(201)
     productId = created.json().id
   })
-  afterAll(async () => {
-    proxy?.restore()
-    await t?.close()
-    await proxy?.close()
-  })
+  // Registered after useApp, so this runs before the app closes, whose close must get through the proxy.
+  afterAll(() => proxy?.restore())
 
   const listLamps = async () =>
-    (await t.app.inject({ url: '/api/v1/products?category=lamps' })).json() as {
-      items: { id: string; price: number; stock: number }[]
-    }
+    (await t.app.inject({ url: '/api/v1/products?category=lamps' })).json() as ProductsPage
 
   it('uses Redis through the proxy before the cut', async () => {
     expect(await metric(t.app, 'redis_up')).toBe(1)
     const before = await redisTierRequests(t)
-    const response = await t.app.inject({ url: '/api/v1/math/fibonacci/1234', headers: user.headers })
+    const response = await t.app.inject({
+      url: '/api/v1/math/fibonacci/1234',
+      headers: t.users.redisless.headers,
+    })
     expect(response.statusCode).toBe(200)
     expect(await redisTierRequests(t)).toBeGreaterThan(before)
     expect((await listLamps()).items.map((item) => item.price)).toEqual([10])
@@ -89,17 +77,23 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
     expect(performance.now() - started).toBeLessThan(3000)
 
     // Login, and token checks (the user-state cache cannot hear other instances: it reads the database).
-    const tokens = await login(t.app, user.username, user.password)
+    const tokens = await login(t.app, t.users.redisless.username, t.users.redisless.password)
     const me = await t.app.inject({
       url: '/api/v1/auth/me',
       headers: { authorization: `Bearer ${tokens.access_token}` },
     })
     expect(me.statusCode).toBe(200)
-    expect(me.json().username).toBe(user.username)
+    expect(me.json().username).toBe(t.users.redisless.username)
 
     // Math, cached in this process only.
-    const first = await t.app.inject({ url: '/api/v1/math/fibonacci/4321', headers: user.headers })
-    const second = await t.app.inject({ url: '/api/v1/math/fibonacci/4321', headers: user.headers })
+    const first = await t.app.inject({
+      url: '/api/v1/math/fibonacci/4321',
+      headers: t.users.redisless.headers,
+    })
+    const second = await t.app.inject({
+      url: '/api/v1/math/fibonacci/4321',
+      headers: t.users.redisless.headers,
+    })
     expect([first.statusCode, second.statusCode]).toEqual([200, 200])
     expect([first.json().cached, second.json().cached]).toEqual([false, true])
     expect(await counter(t, /^cache_redis_errors_total\{cache="math"\} (\S+)$/m)).toBeGreaterThan(0)
@@ -109,7 +103,7 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
     const patched = await t.app.inject({
       method: 'PATCH',
       url: `/api/v1/products/${productId}`,
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: { price: 12.5 },
     })
     expect(patched.statusCode).toBe(200)
@@ -121,7 +115,7 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
     const task = await t.app.inject({
       method: 'POST',
       url: '/api/v1/tasks',
-      headers: user.headers,
+      headers: t.users.redisless.headers,
       payload: { title: 'written without Redis' },
     })
     expect(task.statusCode).toBe(201)
@@ -157,7 +151,10 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
 
     // The shared tier is asked again (a fresh key: a Redis miss, then stored there).
     const before = await redisTierRequests(t)
-    const response = await t.app.inject({ url: '/api/v1/math/fibonacci/5678', headers: user.headers })
+    const response = await t.app.inject({
+      url: '/api/v1/math/fibonacci/5678',
+      headers: t.users.redisless.headers,
+    })
     expect(response.statusCode).toBe(200)
     expect(await redisTierRequests(t)).toBeGreaterThan(before)
 
@@ -166,12 +163,14 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
     const patched = await t.app.inject({
       method: 'PATCH',
       url: `/api/v1/products/${productId}`,
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: { stock: 7 },
     })
     expect(patched.statusCode).toBe(200)
     expect((await listLamps()).items[0]).toMatchObject({ price: 12.5, stock: 7 })
-    expect((await t.app.inject({ url: '/api/v1/auth/me', headers: user.headers })).statusCode).toBe(200)
+    expect(
+      (await t.app.inject({ url: '/api/v1/auth/me', headers: t.users.redisless.headers })).statusCode,
+    ).toBe(200)
   })
 
   it('black hole: only the first request waits for a command timeout, then Redis is bypassed until it answers', async () => {
@@ -183,7 +182,10 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
     const timings: number[] = []
     for (let n = 0; n < 6; n++) {
       const started = performance.now()
-      const response = await t.app.inject({ url: `/api/v1/math/fibonacci/${700 + n}`, headers: user.headers })
+      const response = await t.app.inject({
+        url: `/api/v1/math/fibonacci/${700 + n}`,
+        headers: t.users.redisless.headers,
+      })
       expect(response.statusCode).toBe(200)
       timings.push(performance.now() - started)
     }
@@ -217,7 +219,8 @@ describe.runIf(postgresBackend)('Redis faults (Redis through a proxy, cut after 
     expect(await metric(t.app, 'redis_up')).toBe(1)
     const before = await redisTierRequests(t)
     expect(
-      (await t.app.inject({ url: '/api/v1/math/fibonacci/6789', headers: user.headers })).statusCode,
+      (await t.app.inject({ url: '/api/v1/math/fibonacci/6789', headers: t.users.redisless.headers }))
+        .statusCode,
     ).toBe(200)
     expect(await redisTierRequests(t)).toBeGreaterThan(before)
   }, 40_000)

@@ -1,6 +1,6 @@
 import SQLite from 'better-sqlite3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, expectProblem, type Session, signUp, type TestApp } from '../helpers.js'
+import { describe, expect, it } from 'vitest'
+import { expectProblem, useApp } from '../helpers.js'
 
 /*
  * SQLite held by another process (a backup tool, a second server pointed at the same file by mistake):
@@ -8,13 +8,7 @@ import { buildTestApp, expectProblem, type Session, signUp, type TestApp } from 
  * with Retry-After, not 500 — and the service carries on once the lock is released.
  */
 describe('SQLite locked by another connection', () => {
-  let t: TestApp
-  let user: Session
-  beforeAll(async () => {
-    t = await buildTestApp({ name: 'sqlite' })
-    user = await signUp(t.app, 'blocked')
-  })
-  afterAll(() => t?.close())
+  const t = useApp({ name: 'sqlite' }, { users: ['blocked'] })
 
   it('answers a write 503 with Retry-After after the busy timeout, then works again', async () => {
     const other = new SQLite(t.config.databaseUrl.slice('sqlite:'.length))
@@ -23,7 +17,7 @@ describe('SQLite locked by another connection', () => {
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: user.headers,
+        headers: t.users.blocked.headers,
         payload: { title: 'while locked' },
       })
       expectProblem(response, 503)
@@ -35,7 +29,7 @@ describe('SQLite locked by another connection', () => {
     const after = await t.app.inject({
       method: 'POST',
       url: '/api/v1/tasks',
-      headers: user.headers,
+      headers: t.users.blocked.headers,
       payload: { title: 'after' },
     })
     expect(after.statusCode).toBe(201)

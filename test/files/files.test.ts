@@ -1,18 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { existsSync, readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { contentDisposition } from '../../src/modules/files/routes.js'
+import type { FilePublic } from '../../src/modules/files/schemas.js'
 import { sanitizeFilename } from '../../src/modules/files/service.js'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { describeEachBackend, expectProblem, type Session, signUp, useApp } from '../helpers.js'
 import { doc, docx, elf, exe, gif, jpeg, pdf, png, zip } from './fixtures/samples.js'
 
 const MAX_UPLOAD_BYTES = 256 * 1024
@@ -60,17 +53,11 @@ const utf8Text = (bytes: number) =>
   Buffer.from('Zażółć gęślą jaźń — ✓ 🚀\n'.repeat(bytes / 40 + 1)).subarray(0, bytes)
 
 describeEachBackend('files', (backend) => {
-  let t: TestApp
-  let admin: Session
-  let alice: Session
-  let bob: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend, { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) })
-    admin = await adminSession(t.app)
-    alice = await signUp(t.app, 'alice')
-    bob = await signUp(t.app, 'bob')
+  const t = useApp(backend, {
+    admin: true,
+    users: ['alice', 'bob'],
+    env: { MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES) },
   })
-  afterAll(() => t.close())
 
   const onDisk = () => storedFiles(t.config.files.uploadDir)
   const url = (id: string) => `/api/v1/files/${id}`
@@ -93,13 +80,7 @@ describeEachBackend('files', (backend) => {
   async function uploaded(session: Session, content: Uint8Array, filename?: string, type?: string) {
     const response = await upload(session, content, filename, type)
     if (response.statusCode !== 201) throw new Error(`upload: ${response.statusCode} ${response.body}`)
-    return response.json() as {
-      id: string
-      filename: string
-      size: number
-      contentType: string
-      sha256: string
-    }
+    return response.json() as FilePublic
   }
 
   const totalFiles = async (session: Session) =>
@@ -119,7 +100,7 @@ describeEachBackend('files', (backend) => {
       'accepts %s as its detected type with the right size and hash',
       async (_kind, make, filename, type) => {
         const bytes = make()
-        const response = await upload(alice, bytes, filename)
+        const response = await upload(t.users.alice, bytes, filename)
         expect(response.statusCode).toBe(201)
         const file = response.json()
         expect(file).toMatchObject({
@@ -127,7 +108,7 @@ describeEachBackend('files', (backend) => {
           size: bytes.length,
           contentType: type,
           sha256: sha256(bytes),
-          ownerId: alice.id,
+          ownerId: t.users.alice.id,
         })
         expect(file.id).toMatch(/^[0-9a-f-]{36}$/)
         expect(Date.parse(file.createdAt)).not.toBeNaN()
@@ -139,15 +120,15 @@ describeEachBackend('files', (backend) => {
       const bytes = utf8Text(200 * 1024)
       // Cut where a character is whole, so only chunking (not the sample) could split one.
       const text = Buffer.from(bytes.toString('utf8').replace(/\uFFFD+$/, ''))
-      const file = await uploaded(alice, text, 'long.txt')
+      const file = await uploaded(t.users.alice, text, 'long.txt')
       expect(file).toMatchObject({ contentType: 'text/plain', size: text.length, sha256: sha256(text) })
     })
 
     it('ignores the name and the declared type: a PNG called .txt is a PNG, text called .png is text', async () => {
-      expect((await uploaded(alice, png(), 'notes.txt', 'text/plain')).contentType).toBe('image/png')
-      expect((await uploaded(alice, Buffer.from('just words'), 'cat.png', 'image/png')).contentType).toBe(
-        'text/plain',
-      )
+      expect((await uploaded(t.users.alice, png(), 'notes.txt', 'text/plain')).contentType).toBe('image/png')
+      expect(
+        (await uploaded(t.users.alice, Buffer.from('just words'), 'cat.png', 'image/png')).contentType,
+      ).toBe('text/plain')
     })
 
     it.each([
@@ -184,26 +165,26 @@ describeEachBackend('files', (backend) => {
       ],
     ])('refuses %s with 415, storing nothing', async (_kind, make, filename, type) => {
       const before = onDisk()
-      const filesBefore = await totalFiles(alice)
-      expectProblem(await upload(alice, make(), filename, type), 415)
+      const filesBefore = await totalFiles(t.users.alice)
+      expectProblem(await upload(t.users.alice, make(), filename, type), 415)
       expect(onDisk()).toEqual(before)
-      expect(await totalFiles(alice)).toBe(filesBefore)
+      expect(await totalFiles(t.users.alice)).toBe(filesBefore)
     })
 
     it('accepts exactly MAX_UPLOAD_BYTES and refuses one byte more with 413, leaving nothing behind', async () => {
-      const exact = await uploaded(alice, Buffer.alloc(MAX_UPLOAD_BYTES, 0x61), 'exact.txt')
+      const exact = await uploaded(t.users.alice, Buffer.alloc(MAX_UPLOAD_BYTES, 0x61), 'exact.txt')
       expect(exact.size).toBe(MAX_UPLOAD_BYTES)
       const before = onDisk()
-      const filesBefore = await totalFiles(alice)
+      const filesBefore = await totalFiles(t.users.alice)
       const text = expectProblem(
-        await upload(alice, Buffer.alloc(MAX_UPLOAD_BYTES + 1, 0x61), 'big.txt'),
+        await upload(t.users.alice, Buffer.alloc(MAX_UPLOAD_BYTES + 1, 0x61), 'big.txt'),
         413,
       )
       expect(text.detail).toMatch(/upload limit/)
       const image = Buffer.concat([png(), Buffer.alloc(MAX_UPLOAD_BYTES)])
-      expectProblem(await upload(alice, image, 'big.png'), 413)
+      expectProblem(await upload(t.users.alice, image, 'big.png'), 413)
       expect(onDisk()).toEqual(before)
-      expect(await totalFiles(alice)).toBe(filesBefore)
+      expect(await totalFiles(t.users.alice)).toBe(filesBefore)
     })
 
     it('answers 400 when the form has no "file" part', async () => {
@@ -213,7 +194,7 @@ describeEachBackend('files', (backend) => {
       const noFile = await t.app.inject({
         method: 'POST',
         url: '/api/v1/files',
-        headers: { ...alice.headers, 'content-type': response.headers.get('content-type')! },
+        headers: { ...t.users.alice.headers, 'content-type': response.headers.get('content-type')! },
         payload: Buffer.from(await response.arrayBuffer()),
       })
       expect(expectProblem(noFile, 400).errors?.[0]?.path).toBe('/body/file')
@@ -223,7 +204,7 @@ describeEachBackend('files', (backend) => {
         await t.app.inject({
           method: 'POST',
           url: '/api/v1/files',
-          headers: { ...alice.headers, 'content-type': wrongField.contentType },
+          headers: { ...t.users.alice.headers, 'content-type': wrongField.contentType },
           payload: wrongField.payload,
         }),
         400,
@@ -235,7 +216,7 @@ describeEachBackend('files', (backend) => {
         await t.app.inject({
           method: 'POST',
           url: '/api/v1/files',
-          headers: alice.headers,
+          headers: t.users.alice.headers,
           payload: { file: 'aGVsbG8=' },
         }),
         415,
@@ -244,7 +225,7 @@ describeEachBackend('files', (backend) => {
         await t.app.inject({
           method: 'POST',
           url: '/api/v1/files',
-          headers: { ...alice.headers, 'content-type': 'application/octet-stream' },
+          headers: { ...t.users.alice.headers, 'content-type': 'application/octet-stream' },
           payload: png(),
         }),
         415,
@@ -254,7 +235,7 @@ describeEachBackend('files', (backend) => {
         await t.app.inject({
           method: 'POST',
           url: '/api/v1/files',
-          headers: { ...alice.headers, 'content-type': 'multipart/form-data' },
+          headers: { ...t.users.alice.headers, 'content-type': 'multipart/form-data' },
           payload: 'no boundary',
         }),
         400,
@@ -264,7 +245,7 @@ describeEachBackend('files', (backend) => {
         await t.app.inject({
           method: 'POST',
           url: '/api/v1/files',
-          headers: { ...alice.headers, 'content-type': cut.contentType },
+          headers: { ...t.users.alice.headers, 'content-type': cut.contentType },
           payload: cut.payload.subarray(0, cut.payload.length - 30),
         }),
         400,
@@ -288,13 +269,13 @@ describeEachBackend('files', (backend) => {
 
   describe('filenames', () => {
     it('keeps only the last path segment, and never names anything on disk after it', async () => {
-      const file = await uploaded(bob, Buffer.from('root:x:0:0'), '../../etc/passwd')
+      const file = await uploaded(t.users.bob, Buffer.from('root:x:0:0'), '../../etc/passwd')
       expect(file.filename).toBe('passwd')
       const windows = rawBody('name="file"; filename="..\\\\..\\\\boot.ini"', Buffer.from('[boot]'))
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/v1/files',
-        headers: { ...bob.headers, 'content-type': windows.contentType },
+        headers: { ...t.users.bob.headers, 'content-type': windows.contentType },
         payload: windows.payload,
       })
       expect(response.json().filename).toBe('boot.ini')
@@ -307,11 +288,11 @@ describeEachBackend('files', (backend) => {
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/v1/files',
-        headers: { ...bob.headers, 'content-type': body.contentType },
+        headers: { ...t.users.bob.headers, 'content-type': body.contentType },
         payload: body.payload,
       })
       expect(response.json().filename).toBe('report[31mfdp.exe')
-      expect((await uploaded(bob, Buffer.from('x'), 'résumé 2024 ✓ 日本.txt')).filename).toBe(
+      expect((await uploaded(t.users.bob, Buffer.from('x'), 'résumé 2024 ✓ 日本.txt')).filename).toBe(
         'résumé 2024 ✓ 日本.txt',
       )
     })
@@ -331,8 +312,8 @@ describeEachBackend('files', (backend) => {
   describe('download', () => {
     it('streams the exact bytes as an attachment with type, length, nosniff and ETag', async () => {
       const bytes = png()
-      const file = await uploaded(alice, bytes, 'Zdjęcie z wakacji 🌴.png')
-      const response = await t.app.inject({ url: `${url(file.id)}/content`, headers: alice.headers })
+      const file = await uploaded(t.users.alice, bytes, 'Zdjęcie z wakacji 🌴.png')
+      const response = await t.app.inject({ url: `${url(file.id)}/content`, headers: t.users.alice.headers })
       expect(response.statusCode).toBe(200)
       expect(Buffer.compare(response.rawPayload, bytes)).toBe(0)
       expect(response.headers['content-type']).toBe('image/png')
@@ -346,19 +327,19 @@ describeEachBackend('files', (backend) => {
 
     it('serves text as UTF-8 text', async () => {
       const text = Buffer.from('żółw\n')
-      const file = await uploaded(alice, text, 'turtle.txt')
-      const response = await t.app.inject({ url: `${url(file.id)}/content`, headers: alice.headers })
+      const file = await uploaded(t.users.alice, text, 'turtle.txt')
+      const response = await t.app.inject({ url: `${url(file.id)}/content`, headers: t.users.alice.headers })
       expect(response.headers['content-type']).toBe('text/plain; charset=utf-8')
       expect(response.body).toBe('żółw\n')
     })
 
     it('answers 304 when If-None-Match matches the ETag, 200 otherwise', async () => {
-      const file = await uploaded(alice, gif(), 'x.gif')
+      const file = await uploaded(t.users.alice, gif(), 'x.gif')
       const etag = `"${file.sha256}"`
       for (const header of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
         const response = await t.app.inject({
           url: `${url(file.id)}/content`,
-          headers: { ...alice.headers, 'if-none-match': header },
+          headers: { ...t.users.alice.headers, 'if-none-match': header },
         })
         expect(response.statusCode, header).toBe(304)
         expect(response.body).toBe('')
@@ -366,7 +347,7 @@ describeEachBackend('files', (backend) => {
       }
       const changed = await t.app.inject({
         url: `${url(file.id)}/content`,
-        headers: { ...alice.headers, 'if-none-match': '"something-else"' },
+        headers: { ...t.users.alice.headers, 'if-none-match': '"something-else"' },
       })
       expect(changed.statusCode).toBe(200)
     })
@@ -375,36 +356,42 @@ describeEachBackend('files', (backend) => {
   describe('ownership', () => {
     let file: { id: string }
     beforeAll(async () => {
-      file = await uploaded(alice, pdf(), 'private.pdf')
+      file = await uploaded(t.users.alice, pdf(), 'private.pdf')
     })
 
     it('hides another user’s file as 404 on get, download and delete', async () => {
-      expectProblem(await t.app.inject({ url: url(file.id), headers: bob.headers }), 404)
-      expectProblem(await t.app.inject({ url: `${url(file.id)}/content`, headers: bob.headers }), 404)
-      expectProblem(await t.app.inject({ method: 'DELETE', url: url(file.id), headers: bob.headers }), 404)
-      expect((await t.app.inject({ url: url(file.id), headers: alice.headers })).statusCode).toBe(200)
+      expectProblem(await t.app.inject({ url: url(file.id), headers: t.users.bob.headers }), 404)
+      expectProblem(await t.app.inject({ url: `${url(file.id)}/content`, headers: t.users.bob.headers }), 404)
+      expectProblem(
+        await t.app.inject({ method: 'DELETE', url: url(file.id), headers: t.users.bob.headers }),
+        404,
+      )
+      expect((await t.app.inject({ url: url(file.id), headers: t.users.alice.headers })).statusCode).toBe(200)
     })
 
     it('lets an admin read and download anyone’s file', async () => {
-      expect((await t.app.inject({ url: url(file.id), headers: admin.headers })).json().ownerId).toBe(
-        alice.id,
+      expect((await t.app.inject({ url: url(file.id), headers: t.admin.headers })).json().ownerId).toBe(
+        t.users.alice.id,
       )
-      const content = await t.app.inject({ url: `${url(file.id)}/content`, headers: admin.headers })
+      const content = await t.app.inject({ url: `${url(file.id)}/content`, headers: t.admin.headers })
       expect(Buffer.compare(content.rawPayload, pdf())).toBe(0)
     })
 
     it('answers 400 for ids that are not UUIDs, traversal attempts included, and 404 for unknown ones', async () => {
       for (const id of ['not-a-uuid', '..%2F..%2Fetc%2Fpasswd', '..%5C..%5Cboot.ini', "1' or '1'='1"]) {
-        expectProblem(await t.app.inject({ url: url(id), headers: alice.headers }), 400)
-        expectProblem(await t.app.inject({ url: `${url(id)}/content`, headers: alice.headers }), 400)
+        expectProblem(await t.app.inject({ url: url(id), headers: t.users.alice.headers }), 400)
+        expectProblem(await t.app.inject({ url: `${url(id)}/content`, headers: t.users.alice.headers }), 400)
       }
       // Dot segments are resolved before routing: whatever they resolve to, it is not a file route.
       for (const path of ['/api/v1/files/../../etc/passwd', '/api/v1/files/%2e%2e/%2e%2e/etc/passwd']) {
-        const dotted = await t.app.inject({ url: path, headers: alice.headers })
+        const dotted = await t.app.inject({ url: path, headers: t.users.alice.headers })
         expect([400, 404]).toContain(dotted.statusCode)
       }
-      expectProblem(await t.app.inject({ url: url(randomUUID()), headers: alice.headers }), 404)
-      expectProblem(await t.app.inject({ url: `${url(randomUUID())}/content`, headers: alice.headers }), 404)
+      expectProblem(await t.app.inject({ url: url(randomUUID()), headers: t.users.alice.headers }), 404)
+      expectProblem(
+        await t.app.inject({ url: `${url(randomUUID())}/content`, headers: t.users.alice.headers }),
+        404,
+      )
     })
   })
 
@@ -418,13 +405,15 @@ describeEachBackend('files', (backend) => {
       expect(own.items.map((item: { id: string }) => item.id)).toEqual([second.id, first.id])
       expect(JSON.stringify(own)).not.toMatch(/storageKey/)
 
-      const bobs = (await t.app.inject({ url: '/api/v1/files?pageSize=100', headers: bob.headers })).json()
-      expect(bobs.items.every((item: { ownerId: string }) => item.ownerId === bob.id)).toBe(true)
+      const bobs = (
+        await t.app.inject({ url: '/api/v1/files?pageSize=100', headers: t.users.bob.headers })
+      ).json()
+      expect(bobs.items.every((item: { ownerId: string }) => item.ownerId === t.users.bob.id)).toBe(true)
 
-      const all = (await t.app.inject({ url: '/api/v1/files?pageSize=100', headers: admin.headers })).json()
+      const all = (await t.app.inject({ url: '/api/v1/files?pageSize=100', headers: t.admin.headers })).json()
       const owners = new Set(all.items.map((item: { ownerId: string }) => item.ownerId))
-      expect(owners).toEqual(new Set([alice.id, bob.id, carol.id]))
-      expect(all.total).toBe((await totalFiles(alice)) + bobs.total + 2)
+      expect(owners).toEqual(new Set([t.users.alice.id, t.users.bob.id, carol.id]))
+      expect(all.total).toBe((await totalFiles(t.users.alice)) + bobs.total + 2)
 
       const paged = (
         await t.app.inject({ url: '/api/v1/files?page=2&pageSize=1', headers: carol.headers })
@@ -434,28 +423,34 @@ describeEachBackend('files', (backend) => {
     })
 
     it.each(['page=0', 'pageSize=101', 'pageSize=abc', 'ownerId=x'])('rejects %s with 400', async (query) => {
-      expectProblem(await t.app.inject({ url: `/api/v1/files?${query}`, headers: alice.headers }), 400)
+      expectProblem(
+        await t.app.inject({ url: `/api/v1/files?${query}`, headers: t.users.alice.headers }),
+        400,
+      )
     })
   })
 
   describe('delete', () => {
     it('removes the metadata and the bytes; owner or admin', async () => {
       const before = onDisk()
-      const own = await uploaded(bob, jpeg(), 'a.jpg')
-      const other = await uploaded(bob, jpeg(), 'b.jpg')
+      const own = await uploaded(t.users.bob, jpeg(), 'a.jpg')
+      const other = await uploaded(t.users.bob, jpeg(), 'b.jpg')
       const added = onDisk().filter((path) => !before.includes(path))
       expect(added).toHaveLength(2)
 
       expect(
-        (await t.app.inject({ method: 'DELETE', url: url(own.id), headers: bob.headers })).statusCode,
+        (await t.app.inject({ method: 'DELETE', url: url(own.id), headers: t.users.bob.headers })).statusCode,
       ).toBe(204)
       expect(
-        (await t.app.inject({ method: 'DELETE', url: url(other.id), headers: admin.headers })).statusCode,
+        (await t.app.inject({ method: 'DELETE', url: url(other.id), headers: t.admin.headers })).statusCode,
       ).toBe(204)
       expect(onDisk()).toEqual(before)
-      expectProblem(await t.app.inject({ url: url(own.id), headers: bob.headers }), 404)
-      expectProblem(await t.app.inject({ url: `${url(own.id)}/content`, headers: bob.headers }), 404)
-      expectProblem(await t.app.inject({ method: 'DELETE', url: url(own.id), headers: bob.headers }), 404)
+      expectProblem(await t.app.inject({ url: url(own.id), headers: t.users.bob.headers }), 404)
+      expectProblem(await t.app.inject({ url: `${url(own.id)}/content`, headers: t.users.bob.headers }), 404)
+      expectProblem(
+        await t.app.inject({ method: 'DELETE', url: url(own.id), headers: t.users.bob.headers }),
+        404,
+      )
     })
 
     it('removes a deleted user’s files, rows and bytes', async () => {
@@ -464,12 +459,12 @@ describeEachBackend('files', (backend) => {
       const files = [await uploaded(dave, png(), 'p.png'), await uploaded(dave, Buffer.from('t'), 't.txt')]
       expect(onDisk()).toHaveLength(before.length + 2)
       expect(
-        (await t.app.inject({ method: 'DELETE', url: `/api/v1/users/${dave.id}`, headers: admin.headers }))
+        (await t.app.inject({ method: 'DELETE', url: `/api/v1/users/${dave.id}`, headers: t.admin.headers }))
           .statusCode,
       ).toBe(204)
       expect(onDisk()).toEqual(before)
       for (const file of files)
-        expectProblem(await t.app.inject({ url: url(file.id), headers: admin.headers }), 404)
+        expectProblem(await t.app.inject({ url: url(file.id), headers: t.admin.headers }), 404)
     })
   })
 
@@ -494,11 +489,7 @@ describeEachBackend('files', (backend) => {
 })
 
 describeEachBackend('files quota', (backend) => {
-  let t: TestApp
-  beforeAll(async () => {
-    t = await buildTestApp(backend, { MAX_UPLOAD_BYTES: '2000', MAX_USER_STORAGE_BYTES: '3000' })
-  })
-  afterAll(() => t.close())
+  const t = useApp(backend, { env: { MAX_UPLOAD_BYTES: '2000', MAX_USER_STORAGE_BYTES: '3000' } })
 
   const onDisk = () => storedFiles(t.config.files.uploadDir)
 

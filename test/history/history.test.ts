@@ -1,45 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Static } from 'typebox'
+import { describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import type { HistoryPage } from '../../src/modules/history/schemas.js'
+import { buildTestApp, describeEachBackend, expectProblem, type Session, signUp, useApp } from '../helpers.js'
 
-interface Page {
-  items: {
-    id: string
-    userId: string
-    username: string
-    operation: string
-    status: number
-    cached: boolean
-    input: unknown
-    resultPreview: string | null
-    digits: number | null
-    exact: boolean | null
-    computeMs: number | null
-    createdAt: string
-  }[]
-  nextCursor: string | null
-}
+type Page = Static<typeof HistoryPage>
 
 describeEachBackend('history', (backend) => {
-  let t: TestApp
-  let admin: Session
-  let alice: Session
-  let bob: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend, { MATH_MAX_FIBONACCI_N: '100000' })
-    admin = await adminSession(t.app)
-    alice = await signUp(t.app, 'alice')
-    bob = await signUp(t.app, 'bob')
-  })
-  afterAll(() => t.close())
+  const t = useApp(backend, { admin: true, users: ['alice', 'bob'], env: { MATH_MAX_FIBONACCI_N: '100000' } })
 
   const history = async (session: Session, query = ''): Promise<Page> => {
     const response = await t.app.inject({ url: `/api/v1/history${query}`, headers: session.headers })
@@ -50,10 +18,10 @@ describeEachBackend('history', (backend) => {
     t.app.inject({ url: `/api/v1${url}`, headers: session.headers })
 
   it('records every call with its outcome: computed, cached and refused', async () => {
-    await call(alice, '/math/fibonacci/1000')
-    await call(alice, '/math/fibonacci/1000')
-    await call(alice, '/math/fibonacci/100001')
-    const { items } = await history(alice, '?limit=3')
+    await call(t.users.alice, '/math/fibonacci/1000')
+    await call(t.users.alice, '/math/fibonacci/1000')
+    await call(t.users.alice, '/math/fibonacci/100001')
+    const { items } = await history(t.users.alice, '?limit=3')
     expect(items.map((item) => [item.status, item.cached])).toEqual([
       [422, false],
       [200, true],
@@ -68,7 +36,7 @@ describeEachBackend('history', (backend) => {
       exact: null,
     })
     expect(computed).toMatchObject({
-      userId: alice.id,
+      userId: t.users.alice.id,
       username: 'alice',
       input: { n: 1000 },
       digits: 209,
@@ -83,38 +51,41 @@ describeEachBackend('history', (backend) => {
   })
 
   it('keeps short results whole', async () => {
-    await call(alice, '/math/factorial/10')
-    expect((await history(alice, '?limit=1')).items[0]).toMatchObject({ resultPreview: '3628800', digits: 7 })
+    await call(t.users.alice, '/math/factorial/10')
+    expect((await history(t.users.alice, '?limit=1')).items[0]).toMatchObject({
+      resultPreview: '3628800',
+      digits: 7,
+    })
   })
 
   it('shows users only their own entries', async () => {
-    await call(bob, '/math/power?base=2&exponent=10')
-    const bobs = await history(bob)
+    await call(t.users.bob, '/math/power?base=2&exponent=10')
+    const bobs = await history(t.users.bob)
     expect(bobs.items.length).toBeGreaterThan(0)
-    expect(bobs.items.every((item) => item.userId === bob.id)).toBe(true)
-    const alices = await history(alice)
-    expect(alices.items.every((item) => item.userId === alice.id)).toBe(true)
+    expect(bobs.items.every((item) => item.userId === t.users.bob.id)).toBe(true)
+    const alices = await history(t.users.alice)
+    expect(alices.items.every((item) => item.userId === t.users.alice.id)).toBe(true)
     expectProblem(
-      await t.app.inject({ url: `/api/v1/history?userId=${alice.id}`, headers: bob.headers }),
+      await t.app.inject({ url: `/api/v1/history?userId=${t.users.alice.id}`, headers: t.users.bob.headers }),
       403,
     )
-    expect((await history(bob, `?userId=${bob.id}`)).items.length).toBe(bobs.items.length)
+    expect((await history(t.users.bob, `?userId=${t.users.bob.id}`)).items.length).toBe(bobs.items.length)
   })
 
   it('lets an admin see everyone and filter by user', async () => {
-    const all = await history(admin, '?limit=100')
+    const all = await history(t.admin, '?limit=100')
     expect(new Set(all.items.map((item) => item.username))).toEqual(new Set(['alice', 'bob']))
-    const onlyBob = await history(admin, `?userId=${bob.id}&limit=100`)
+    const onlyBob = await history(t.admin, `?userId=${t.users.bob.id}&limit=100`)
     expect(onlyBob.items.length).toBeGreaterThan(0)
     expect(onlyBob.items.every((item) => item.username === 'bob')).toBe(true)
   })
 
   it('filters by operation', async () => {
-    const powers = await history(alice, '?operation=power')
+    const powers = await history(t.users.alice, '?operation=power')
     expect(powers.items).toEqual([])
-    const fibs = await history(alice, '?operation=fibonacci')
+    const fibs = await history(t.users.alice, '?operation=fibonacci')
     expect(fibs.items.length).toBe(3)
-    expectProblem(await call(alice, '/history?operation=sqrt'), 400)
+    expectProblem(await call(t.users.alice, '/history?operation=sqrt'), 400)
   })
 
   it('pages newest first with a cursor, without gaps or repeats', async () => {
@@ -134,16 +105,16 @@ describeEachBackend('history', (backend) => {
   })
 
   it('rejects a forged cursor and out-of-range limits', async () => {
-    expectProblem(await call(alice, '/history?cursor=bm90LWEtdXVpZA'), 400)
-    expectProblem(await call(alice, '/history?limit=0'), 400)
-    expectProblem(await call(alice, '/history?limit=101'), 400)
+    expectProblem(await call(t.users.alice, '/history?cursor=bm90LWEtdXVpZA'), 400)
+    expectProblem(await call(t.users.alice, '/history?limit=0'), 400)
+    expectProblem(await call(t.users.alice, '/history?limit=101'), 400)
   })
 
   it('deleting a user deletes their history', async () => {
     const dave = await signUp(t.app, 'dave')
     await call(dave, '/math/fibonacci/5')
-    await t.app.inject({ method: 'DELETE', url: `/api/v1/users/${dave.id}`, headers: admin.headers })
-    const all = await history(admin, `?userId=${dave.id}`)
+    await t.app.inject({ method: 'DELETE', url: `/api/v1/users/${dave.id}`, headers: t.admin.headers })
+    const all = await history(t.admin, `?userId=${dave.id}`)
     expect(all.items).toEqual([])
   })
 })

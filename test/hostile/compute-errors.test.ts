@@ -12,14 +12,7 @@ import type { AuthUser } from '../../src/platform/auth.js'
 import { TwoTierCache } from '../../src/platform/cache.js'
 import { DomainError, registerErrorHandling } from '../../src/platform/errors.js'
 import { createMetrics } from '../../src/platform/metrics.js'
-import {
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  register,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { buildTestApp, describeEachBackend, expectProblem, register, signUp, useApp } from '../helpers.js'
 
 /*
  * Class 5 of issue 10: errors were recognised by their text, so V8's "Maximum BigInt size exceeded" (or
@@ -110,20 +103,16 @@ describe('the pool classifies its own failures', () => {
 })
 
 describeEachBackend('the service answers each kind of failure for what it is', (backend) => {
-  let t: TestApp
+  const t = useApp(backend)
   let services: Services
   let actor: AuthUser
 
   beforeAll(async () => {
-    t = await buildTestApp(backend)
     services = await createServices(t.config, t.app.log)
     const user = await register(t.app, 'unlucky')
     actor = { id: user.id, role: 'user' } as AuthUser
   })
-  afterAll(async () => {
-    await services?.close()
-    await t?.close()
-  })
+  afterAll(() => services?.close())
 
   /**
    * A real pool whose computations all end in `failure`, as a worker would report it; a computation on

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { beforeAll, expect, it } from 'vitest'
 import { startLoopProbe } from '../../bench/loop-probe.js'
-import { buildTestApp, describeEachBackend, type Session, signUp, type TestApp } from '../helpers.js'
+import { describeEachBackend, useApp } from '../helpers.js'
 
 /*
  * Issue 10's bound: no request of any user may hold the event loop. The service listens on a real port;
@@ -70,21 +70,19 @@ const tick = setInterval(() => {
 `
 
 describeEachBackend('hostile input: no request holds the event loop', (backend) => {
-  let t: TestApp
-  let user: Session
+  const t = useApp(backend, { users: ['loop_attacker'], env: { MATH_QUEUE_MAX: '256' } })
   let url: string
 
   beforeAll(async () => {
-    t = await buildTestApp(backend, { MATH_QUEUE_MAX: '256' })
-    user = await signUp(t.app, 'loop_attacker')
     await t.app.listen({ port: 0, host: '127.0.0.1' })
     url = `http://127.0.0.1:${(t.app.server.address() as { port: number }).port}`
     // The cached result the attack reads again and again.
-    const warm = await fetch(`${url}/api/v1/math/fibonacci/1000000`, { headers: user.headers })
+    const warm = await fetch(`${url}/api/v1/math/fibonacci/1000000`, {
+      headers: t.users.loop_attacker.headers,
+    })
     expect(warm.status).toBe(200)
     await warm.arrayBuffer()
   }, 60_000)
-  afterAll(() => t?.close())
 
   async function attackWindow(): Promise<{
     callback: number
@@ -95,7 +93,7 @@ describeEachBackend('hostile input: no request holds the event loop', (backend) 
     const probe = startLoopProbe({ callbacks: true })
     const client = new Worker(CLIENT, {
       eval: true,
-      workerData: { url, token: user.tokens.access_token, durationMs: WINDOW_MS },
+      workerData: { url, token: t.users.loop_attacker.tokens.access_token, durationMs: WINDOW_MS },
     })
     try {
       const statuses = await new Promise<Record<string, Record<string, number>>>((resolve, reject) => {

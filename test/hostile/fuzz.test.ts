@@ -1,14 +1,6 @@
 import fc from 'fast-check'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  register,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { beforeAll, expect, it } from 'vitest'
+import { describeEachBackend, register, type Session, useApp } from '../helpers.js'
 import {
   type Hints,
   HOSTILE_STRINGS,
@@ -62,7 +54,17 @@ const smallNumberLike = (min: number, max: number) =>
 
 describeEachBackend('hostile input: every operation in /openapi.json', (backend) => {
   const runs = backend.name === 'sqlite' ? RUNS : Math.max(10, Math.floor(RUNS / 3))
-  let t: TestApp
+  const t = useApp(backend, {
+    admin: true,
+    users: ['fuzz_user'],
+    env: {
+      // Bounds on legitimate work, so that a valid but large input stays cheap.
+      MATH_MAX_FIBONACCI_N: '20000',
+      MATH_MAX_FACTORIAL_N: '5000',
+      MATH_MAX_RESULT_DIGITS: '50000',
+      MAX_UPLOAD_BYTES: '65536',
+    },
+  })
   let document: OpenApiDocument
   let check: ReturnType<typeof contractChecker>
   const sessions = {} as Record<Exclude<Persona, 'anonymous'>, Session>
@@ -75,13 +77,6 @@ describeEachBackend('hostile input: every operation in /openapi.json', (backend)
   }
 
   beforeAll(async () => {
-    t = await buildTestApp(backend, {
-      // Bounds on legitimate work, so that a valid but large input stays cheap.
-      MATH_MAX_FIBONACCI_N: '20000',
-      MATH_MAX_FACTORIAL_N: '5000',
-      MATH_MAX_RESULT_DIGITS: '50000',
-      MAX_UPLOAD_BYTES: '65536',
-    })
     const served: OpenApiDocument = (await t.app.inject({ url: '/openapi.json' })).json()
     // Request bodies are references to named schemas: inlined, so inputs are generated from their shapes.
     document = {
@@ -89,8 +84,8 @@ describeEachBackend('hostile input: every operation in /openapi.json', (backend)
       paths: inline(served.paths, served.components?.schemas ?? {}) as OpenApiDocument['paths'],
     }
     check = contractChecker(document)
-    sessions.admin = await adminSession(t.app)
-    sessions.user = await signUp(t.app, 'fuzz_user')
+    sessions.admin = t.admin
+    sessions.user = t.users.fuzz_user
     for (const name of ['victim_a', 'victim_b', 'victim_c'])
       ids.victims.push((await register(t.app, name)).id)
     ids.users.push(sessions.admin.id, sessions.user.id, ...ids.victims)
@@ -123,7 +118,6 @@ describeEachBackend('hostile input: every operation in /openapi.json', (backend)
       ids.files.push(upload.json().id)
     }
   })
-  afterAll(() => t?.close())
 
   /** Known ids, so that valid requests also reach the 2xx paths; users only ever mutate victims. */
   function idPool(operation: Operation): string[] {

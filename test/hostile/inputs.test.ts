@@ -1,14 +1,12 @@
 import { readdirSync } from 'node:fs'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
-  adminSession,
-  buildTestApp,
   describeEachBackend,
   expectProblem,
   register,
   type Session,
-  signUp,
   type TestApp,
+  useApp,
 } from '../helpers.js'
 import { multipart } from './arbitraries.js'
 
@@ -16,25 +14,20 @@ const BODY_LIMIT = 262_144
 const json = (session: Session) => ({ ...session.headers, 'content-type': 'application/json' })
 
 describeEachBackend('hostile input: targeted', (backend) => {
-  let t: TestApp
-  let admin: Session
-  let user: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend, { BODY_LIMIT_BYTES: String(BODY_LIMIT) })
-    admin = await adminSession(t.app)
-    user = await signUp(t.app, 'hostile_user')
+  const t = useApp(backend, {
+    admin: true,
+    users: ['hostile_user'],
+    env: { BODY_LIMIT_BYTES: String(BODY_LIMIT) },
   })
-  afterAll(() => t?.close())
 
   describe('body size and shape', () => {
     it('413 for a body over BODY_LIMIT_BYTES, on every JSON write', async () => {
       const payload = JSON.stringify({ title: 'x'.repeat(BODY_LIMIT + 1) })
       for (const [url, session] of [
-        ['/api/v1/tasks', user],
-        ['/api/v1/products', admin],
-        ['/api/v1/auth/register', user],
-        ['/api/v1/math/power', user],
+        ['/api/v1/tasks', t.users.hostile_user],
+        ['/api/v1/products', t.admin],
+        ['/api/v1/auth/register', t.users.hostile_user],
+        ['/api/v1/math/power', t.users.hostile_user],
       ] as const) {
         expectProblem(await t.app.inject({ method: 'POST', url, headers: json(session), payload }), 413)
       }
@@ -49,7 +42,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: json(user),
+        headers: json(t.users.hostile_user),
         payload,
       })
       expectProblem(response, 400)
@@ -59,10 +52,10 @@ describeEachBackend('hostile input: targeted', (backend) => {
     it('400 for a 10,000-field object, answered quickly with a bounded error list', async () => {
       const fields = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`f${i}`, i]))
       for (const [method, url, session] of [
-        ['POST', '/api/v1/tasks', user],
-        ['POST', '/api/v1/products', admin],
-        ['POST', '/api/v1/auth/login', user],
-        ['POST', '/api/v1/math/fibonacci', user],
+        ['POST', '/api/v1/tasks', t.users.hostile_user],
+        ['POST', '/api/v1/products', t.admin],
+        ['POST', '/api/v1/auth/login', t.users.hostile_user],
+        ['POST', '/api/v1/math/fibonacci', t.users.hostile_user],
       ] as const) {
         const started = performance.now()
         const response = await t.app.inject({
@@ -91,14 +84,19 @@ describeEachBackend('hostile input: targeted', (backend) => {
         Buffer.from('"}'),
       ])
       expectProblem(
-        await t.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: json(user), payload }),
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/tasks',
+          headers: json(t.users.hostile_user),
+          payload,
+        }),
         400,
       )
       // Valid multi-byte UTF-8 still goes through untouched.
       const ok = await t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: json(user),
+        headers: json(t.users.hostile_user),
         payload: Buffer.from('{"title":"naïve ✓ 😀"}'),
       })
       expect(ok.statusCode).toBe(201)
@@ -111,7 +109,12 @@ describeEachBackend('hostile input: targeted', (backend) => {
       ['{"title":"x","description":{"__proto__":{"polluted":true}}}'],
     ])('400 for prototype-poisoning keys: %s', async (payload) => {
       expectProblem(
-        await t.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: json(user), payload }),
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/tasks',
+          headers: json(t.users.hostile_user),
+          payload,
+        }),
         400,
       )
       expect(({} as Record<string, unknown>).polluted).toBeUndefined()
@@ -122,7 +125,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
       const task = await t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: json(user),
+        headers: json(t.users.hostile_user),
         payload: '{"title":"first","title":"second"}',
       })
       expect(task.statusCode).toBe(201)
@@ -151,7 +154,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         const response = await t.app.inject({
           method: 'POST',
           url: '/api/v1/tasks',
-          headers: { ...user.headers, 'content-type': type },
+          headers: { ...t.users.hostile_user.headers, 'content-type': type },
           payload,
         })
         expectProblem(response, 415)
@@ -162,7 +165,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/v1/files',
-        headers: json(user),
+        headers: json(t.users.hostile_user),
         payload: '{"file":"x"}',
       })
       expectProblem(response, 415)
@@ -173,13 +176,16 @@ describeEachBackend('hostile input: targeted', (backend) => {
     it.each(['/api/v1/tasks/%', '/api/v1/tasks/%E0%A4%A', '/api/v1/products/%zz', '/api/v1/users/%ff%fe'])(
       '400 problem+json with X-Request-Id for a malformed %%-escape: %s (regression: plain JSON, no id)',
       async (url) => {
-        const response = await t.app.inject({ url, headers: user.headers })
+        const response = await t.app.inject({ url, headers: t.users.hostile_user.headers })
         expectProblem(response, 400)
       },
     )
 
     it('414 problem+json for a path parameter over the length limit (regression: plain JSON, no id)', async () => {
-      const response = await t.app.inject({ url: `/api/v1/tasks/${'a'.repeat(500)}`, headers: user.headers })
+      const response = await t.app.inject({
+        url: `/api/v1/tasks/${'a'.repeat(500)}`,
+        headers: t.users.hostile_user.headers,
+      })
       expectProblem(response, 414)
     })
 
@@ -196,7 +202,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         ]) {
           const response = await t.app.inject({
             url: `${url}?pageSize=${value}&limit=${value}`,
-            headers: admin.headers,
+            headers: t.admin.headers,
           })
           expectProblem(response, 400)
         }
@@ -205,7 +211,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         }
         const fibonacci = await t.app.inject({
           url: `/api/v1/math/fibonacci/${value}`,
-          headers: user.headers,
+          headers: t.users.hostile_user.headers,
         })
         expect([400, 422]).toContain(fibonacci.statusCode)
         expectProblem(fibonacci, fibonacci.statusCode)
@@ -222,7 +228,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         `/api/v1/tasks?${unknown}`,
       ]) {
         const started = performance.now()
-        expectProblem(await t.app.inject({ url, headers: user.headers }), 400)
+        expectProblem(await t.app.inject({ url, headers: t.users.hostile_user.headers }), 400)
         expect(performance.now() - started).toBeLessThan(2000)
       }
     })
@@ -236,7 +242,10 @@ describeEachBackend('hostile input: targeted', (backend) => {
         '%252e%252e%252f',
       ]) {
         for (const suffix of ['', '/content']) {
-          const response = await t.app.inject({ url: `/api/v1/files/${id}${suffix}`, headers: admin.headers })
+          const response = await t.app.inject({
+            url: `/api/v1/files/${id}${suffix}`,
+            headers: t.admin.headers,
+          })
           expect([400, 404]).toContain(response.statusCode)
           expectProblem(response, response.statusCode)
           expect(response.body).not.toContain('root:x:0')
@@ -248,7 +257,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         '/api/v1/../../etc/passwd',
       ]) {
         // The client side resolves dot segments (as a browser would): '/api/v1/tasks/../users' is the users list.
-        const response = await t.app.inject({ url, headers: admin.headers })
+        const response = await t.app.inject({ url, headers: t.admin.headers })
         expect(response.statusCode).toBeLessThan(500)
         expect(response.body).not.toContain('root:x:0')
       }
@@ -272,7 +281,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         const response = await t.app.inject({
           method: 'POST',
           url: '/api/v1/files',
-          headers: { ...user.headers, ...form.headers },
+          headers: { ...t.users.hostile_user.headers, ...form.headers },
           payload: form.body,
         })
         expect(response.statusCode).toBe(201)
@@ -282,7 +291,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         expect(file.filename).not.toBe('..')
         const download = await t.app.inject({
           url: `/api/v1/files/${file.id}/content`,
-          headers: user.headers,
+          headers: t.users.hostile_user.headers,
         })
         expect(download.statusCode).toBe(200)
         expect(download.body).toBe('plain text\n')
@@ -324,13 +333,18 @@ describeEachBackend('hostile input: targeted', (backend) => {
         const response = await t.app.inject({
           method: 'POST',
           url: '/api/v1/products',
-          headers: json(admin),
+          headers: json(t.admin),
           payload: { name, price: 10, stock: 1, category: name, sku: `SQL-${i}` },
         })
         expect(response.statusCode).toBe(201)
       }
       for (const title of ["it's 50% done_now", 'ordinary']) {
-        await t.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: json(user), payload: { title } })
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/tasks',
+          headers: json(t.users.hostile_user),
+          payload: { title },
+        })
       }
     })
 
@@ -341,10 +355,10 @@ describeEachBackend('hostile input: targeted', (backend) => {
           [`/api/v1/products?name=${q}`, undefined],
           [`/api/v1/products?category=${q}`, undefined],
           [`/api/v1/products/search?q=${q}`, undefined],
-          [`/api/v1/tasks?search=${q}`, user],
-          [`/api/v1/tasks?search=${q}`, admin],
-          [`/api/v1/history?cursor=${q}`, user],
-          [`/api/v1/events?after=${q}`, admin],
+          [`/api/v1/tasks?search=${q}`, t.users.hostile_user],
+          [`/api/v1/tasks?search=${q}`, t.admin],
+          [`/api/v1/history?cursor=${q}`, t.users.hostile_user],
+          [`/api/v1/events?after=${q}`, t.admin],
         ] as const) {
           const response = await t.app.inject({ url, headers: session?.headers ?? {} })
           expect(response.statusCode, `${url} → ${response.body}`).toBeLessThan(500)
@@ -361,7 +375,10 @@ describeEachBackend('hostile input: targeted', (backend) => {
       expect(percent.json().items.map((p: { name: string }) => p.name)).toEqual([
         "O'Brien's 100% cotton_shirt",
       ])
-      const underscore = await t.app.inject({ url: '/api/v1/tasks?search=_', headers: user.headers })
+      const underscore = await t.app.inject({
+        url: '/api/v1/tasks?search=_',
+        headers: t.users.hostile_user.headers,
+      })
       expect(underscore.json().items.map((task: { title: string }) => task.title)).toEqual([
         "it's 50% done_now",
       ])
@@ -374,19 +391,19 @@ describeEachBackend('hostile input: targeted', (backend) => {
         ['/api/v1/products?name=a%00b', undefined],
         ['/api/v1/products?category=%00', undefined],
         ['/api/v1/products/search?q=%00', undefined],
-        ['/api/v1/tasks?search=x%00', user],
-        ['/api/v1/history?cursor=%00', user],
+        ['/api/v1/tasks?search=x%00', t.users.hostile_user],
+        ['/api/v1/history?cursor=%00', t.users.hostile_user],
       ] as const) {
         expectProblem(await t.app.inject({ url, headers: session?.headers ?? {} }), 400)
       }
       for (const [url, session, payload] of [
-        ['/api/v1/tasks', user, { title: 'nul\u0000title' }],
-        ['/api/v1/tasks', user, { title: 'ok', description: '\u0000' }],
-        ['/api/v1/products', admin, { name: 'a\u0000', price: 1, stock: 1, category: 'c', sku: 'NUL-1' }],
-        ['/api/v1/auth/login', user, { username: 'root\u0000', password: 'x' }],
+        ['/api/v1/tasks', t.users.hostile_user, { title: 'nul\u0000title' }],
+        ['/api/v1/tasks', t.users.hostile_user, { title: 'ok', description: '\u0000' }],
+        ['/api/v1/products', t.admin, { name: 'a\u0000', price: 1, stock: 1, category: 'c', sku: 'NUL-1' }],
+        ['/api/v1/auth/login', t.users.hostile_user, { username: 'root\u0000', password: 'x' }],
         [
           '/api/v1/auth/register',
-          user,
+          t.users.hostile_user,
           { username: 'nul_user', email: 'nul@example.com', password: 'pass\u0000word' },
         ],
       ] as const) {
@@ -399,11 +416,14 @@ describeEachBackend('hostile input: targeted', (backend) => {
       const created = await t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: json(user),
+        headers: json(t.users.hostile_user),
         payload: { title },
       })
       expect(created.statusCode).toBe(201)
-      const read = await t.app.inject({ url: `/api/v1/tasks/${created.json().id}`, headers: user.headers })
+      const read = await t.app.inject({
+        url: `/api/v1/tasks/${created.json().id}`,
+        headers: t.users.hostile_user.headers,
+      })
       expect(read.json().title).toBe(title)
     })
   })
@@ -492,7 +512,10 @@ describeEachBackend('hostile input: targeted', (backend) => {
       for (const url of ['/health/live', '/api/v1/tasks']) {
         let response: Awaited<ReturnType<TestApp['app']['inject']>>
         try {
-          response = await t.app.inject({ url, headers: { ...user.headers, 'x-request-id': supplied } })
+          response = await t.app.inject({
+            url,
+            headers: { ...t.users.hostile_user.headers, 'x-request-id': supplied },
+          })
         } catch (error) {
           // A header value Node itself refuses to send (e.g. CR/LF) cannot reach the server at all.
           expect(String(error)).toMatch(/header|character/i)
@@ -525,7 +548,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         await t.app.inject({
           method: 'POST',
           url: '/api/v1/products',
-          headers: json(admin),
+          headers: json(t.admin),
           payload: { name: 'Keep me', price: 1, stock: 1, category: 'c', sku: 'KEEP-1' },
         })
       ).json()
@@ -533,14 +556,14 @@ describeEachBackend('hostile input: targeted', (backend) => {
         // As a user: a GET that claims to be a DELETE is a GET.
         const asUser = await t.app.inject({
           url: `/api/v1/products/${product.id}?_method=DELETE`,
-          headers: { ...user.headers, [header]: 'DELETE' },
+          headers: { ...t.users.hostile_user.headers, [header]: 'DELETE' },
         })
         expect(asUser.statusCode).toBe(200)
         expect(asUser.json().id).toBe(product.id)
         const asAdmin = await t.app.inject({
           method: 'POST',
           url: `/api/v1/products/${product.id}`,
-          headers: { ...json(admin), [header]: 'DELETE' },
+          headers: { ...json(t.admin), [header]: 'DELETE' },
           payload: '{}',
         })
         expectProblem(asAdmin, 404)
@@ -554,7 +577,7 @@ describeEachBackend('hostile input: targeted', (backend) => {
         const response = await t.app.inject({
           method: method as 'GET',
           url: '/api/v1/tasks',
-          headers: user.headers,
+          headers: t.users.hostile_user.headers,
         })
         expect(response.statusCode).toBeGreaterThanOrEqual(400)
         expect(response.statusCode).toBeLessThan(500)

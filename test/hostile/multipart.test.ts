@@ -1,13 +1,6 @@
 import { readdirSync } from 'node:fs'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import {
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { expect, it } from 'vitest'
+import { describeEachBackend, expectProblem, useApp } from '../helpers.js'
 
 /*
  * Class 9 of issue 10: a browser form or an HTTP client may put text fields before the file (curl -F
@@ -42,26 +35,20 @@ const FILE: Part = { name: 'file', filename: 'notes.txt', content: 'the content\
 const field = (name: string, content = 'some text'): Part => ({ name, content })
 
 describeEachBackend('hostile input: multipart forms', (backend) => {
-  let t: TestApp
-  let user: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    user = await signUp(t.app, 'uploader')
-  })
-  afterAll(() => t?.close())
+  const t = useApp(backend, { users: ['uploader'] })
 
   const upload = (parts: Part[]) => {
     const { headers, body } = form(parts)
     return t.app.inject({
       method: 'POST',
       url: '/api/v1/files',
-      headers: { ...user.headers, ...headers },
+      headers: { ...t.users.uploader.headers, ...headers },
       payload: body,
     })
   }
   const stored = async () =>
-    (await t.app.inject({ url: '/api/v1/files?pageSize=100', headers: user.headers })).json().total as number
+    (await t.app.inject({ url: '/api/v1/files?pageSize=100', headers: t.users.uploader.headers })).json()
+      .total as number
   /** Files on disk, partial or complete. */
   const onDisk = () =>
     readdirSync(t.config.files.uploadDir, { recursive: true, withFileTypes: true }).filter((entry) =>
@@ -83,7 +70,10 @@ describeEachBackend('hostile input: multipart forms', (backend) => {
     expect(response.statusCode).toBe(201)
     const file = response.json()
     expect(file).toMatchObject({ filename: 'notes.txt', size: 12, contentType: 'text/plain' })
-    const content = await t.app.inject({ url: `/api/v1/files/${file.id}/content`, headers: user.headers })
+    const content = await t.app.inject({
+      url: `/api/v1/files/${file.id}/content`,
+      headers: t.users.uploader.headers,
+    })
     expect(content.body).toBe('the content\n')
   })
 

@@ -1,13 +1,6 @@
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { describe, expect, it } from 'vitest'
+import { describeEachBackend, expectProblem, useApp } from '../helpers.js'
 
 /*
  * Class 1 and 2 of issue 10: an operand's meaning must not depend on its spelling, and no result computed
@@ -67,26 +60,22 @@ const REFUSED_TEXT = [
 ]
 
 describeEachBackend('hostile input: operand spellings', (backend) => {
-  let t: TestApp
-  let user: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend, {
+  const t = useApp(backend, {
+    users: ['speller'],
+    env: {
       MATH_MAX_FIBONACCI_N: '500000',
       MATH_MAX_FACTORIAL_N: '20000',
       MATH_MAX_RESULT_DIGITS: '200000',
-    })
-    user = await signUp(t.app, 'speller')
+    },
   })
-  afterAll(() => t?.close())
 
-  const get = (url: string) => t.app.inject({ url: `/api/v1/math/${url}`, headers: user.headers })
+  const get = (url: string) => t.app.inject({ url: `/api/v1/math/${url}`, headers: t.users.speller.headers })
   /** `body` is raw JSON text: number literals arrive exactly as written. */
   const post = (url: string, body: string) =>
     t.app.inject({
       method: 'POST',
       url: `/api/v1/math/${url}`,
-      headers: { ...user.headers, 'content-type': 'application/json' },
+      headers: { ...t.users.speller.headers, 'content-type': 'application/json' },
       payload: body,
     })
   const pick = (response: { json(): Record<string, unknown> }) => {

@@ -2,18 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import formatsModule from 'ajv-formats/dist/formats.js'
 import { checkSync } from 'recheck'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { EnvSchema } from '../../src/config.js'
 import { DECIMAL_PATTERN } from '../../src/modules/math/operands.js'
 import { validatorCompiler } from '../../src/platform/validation.js'
-import {
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { buildTestApp, describeEachBackend, expectProblem, type Session, signUp, useApp } from '../helpers.js'
 
 /*
  * Class 4 of issue 10: a schema pattern that backtracks let one 40 kB operand hold the event loop for
@@ -78,14 +71,12 @@ const FUNCTION_FORMATS_REVIEWED = new Set(['date-time', 'date', 'time'])
 const NO_CHECK_FORMATS = new Set(['binary'])
 
 describe('every schema pattern is linear-time (recheck)', () => {
-  let t: TestApp
+  const t = useApp({ name: 'sqlite' })
   let document: unknown
 
   beforeAll(async () => {
-    t = await buildTestApp({ name: 'sqlite' })
     document = (await t.app.inject({ url: '/openapi.json' })).json()
   }, 60_000)
-  afterAll(() => t?.close())
 
   it('the analyser is able to fail: it flags the pattern that held the loop for 13 s', () => {
     const before = '^\\s*[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?\\s*$'
@@ -185,15 +176,10 @@ describe('length is checked before pattern', () => {
 })
 
 describeEachBackend('hostile input: patterns and budgets', (backend) => {
-  let t: TestApp
+  const t = useApp(backend, { env: { RATE_LIMIT_READ: '6', RATE_LIMIT_WRITE: '6' } })
   let users = 0
   /** Each test spends a budget of its own. */
   const freshUser = (): Promise<Session> => signUp(t.app, `budget_user_${++users}`)
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend, { RATE_LIMIT_READ: '6', RATE_LIMIT_WRITE: '6' })
-  })
-  afterAll(() => t?.close())
 
   it('the issue probe: a 40 kB and a 60 kB operand shaped to backtrack are refused at once', async () => {
     const user = await freshUser()

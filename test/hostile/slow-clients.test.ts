@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, type TestApp } from '../helpers.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { useApp } from '../helpers.js'
 
 /*
  * Against a real listening server (app.inject bypasses Node's HTTP parser and its timeouts): slow clients,
@@ -11,15 +11,13 @@ const REQUEST_TIMEOUT_MS = 2000
 /** Cut-off bound for a slow client: the timeout itself plus Node's connection-check period and slack. */
 const CUT_OFF_BOUND_MS = REQUEST_TIMEOUT_MS + 3000
 
-let t: TestApp
+const t = useApp({ name: 'sqlite' }, { env: { REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) } })
 let port: number
 
 beforeAll(async () => {
-  t = await buildTestApp({ name: 'sqlite' }, { REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) })
   await t.app.listen({ host: '127.0.0.1', port: 0 })
   port = (t.app.server.address() as { port: number }).port
 })
-afterAll(() => t?.close())
 
 function open(): Promise<Socket> {
   return new Promise((resolve, reject) => {

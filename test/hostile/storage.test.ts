@@ -1,19 +1,12 @@
 import { createHash } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createServices } from '../../src/app.js'
 import { createHistoryRepository } from '../../src/modules/history/repository.js'
 import { createBatchInsert } from '../../src/platform/batch-insert.js'
 import { openDatabase } from '../../src/platform/database.js'
 import type { EventSink } from '../../src/platform/events/sink.js'
 import { Retention } from '../../src/platform/retention.js'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { adminSession, buildTestApp, describeEachBackend, signUp, useApp } from '../helpers.js'
 
 /*
  * Class 6 of issue 10: a call with two 10,000-digit operands stored ~40 KiB (in its history row and again
@@ -36,22 +29,17 @@ const digitsOf = (seed: number, length: number) => {
 }
 
 describeEachBackend('hostile input: stored footprint and retention', (backend) => {
-  let t: TestApp
-  let user: Session
-  let admin: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend, { HISTORY_RETENTION_DAYS: '1' })
-    user = await signUp(t.app, 'hoarder')
-    admin = await adminSession(t.app)
+  const t = useApp(backend, {
+    admin: 'after users',
+    users: ['hoarder'],
+    env: { HISTORY_RETENTION_DAYS: '1' },
   })
-  afterAll(() => t?.close())
 
   const power = (body: object) =>
     t.app.inject({
       method: 'POST',
       url: '/api/v1/math/power',
-      headers: { ...user.headers, 'content-type': 'application/json' },
+      headers: { ...t.users.hoarder.headers, 'content-type': 'application/json' },
       payload: JSON.stringify(body),
     })
 
@@ -72,7 +60,7 @@ describeEachBackend('hostile input: stored footprint and retention', (backend) =
       const rows = await database.db
         .selectFrom('mathHistory')
         .selectAll()
-        .where('userId', '=', user.id)
+        .where('userId', '=', t.users.hoarder.id)
         .execute()
       expect(rows).toHaveLength(4)
       const events = await database.db
@@ -93,7 +81,9 @@ describeEachBackend('hostile input: stored footprint and retention', (backend) =
     }
 
     // What is kept still identifies the operand: its first and last digits, its length and its hash.
-    const history = (await t.app.inject({ url: '/api/v1/history?limit=4', headers: user.headers })).json()
+    const history = (
+      await t.app.inject({ url: '/api/v1/history?limit=4', headers: t.users.hoarder.headers })
+    ).json()
     const stored = history.items.find(
       (item: { status: number; input: { modulus?: unknown } }) => item.input.modulus,
     )
@@ -108,7 +98,9 @@ describeEachBackend('hostile input: stored footprint and retention', (backend) =
 
   it('short operands are stored as sent', async () => {
     expect((await power({ base: '123456789012345678901234567890', exponent: 2 })).statusCode).toBe(200)
-    const history = (await t.app.inject({ url: '/api/v1/history?limit=1', headers: user.headers })).json()
+    const history = (
+      await t.app.inject({ url: '/api/v1/history?limit=1', headers: t.users.hoarder.headers })
+    ).json()
     expect(history.items[0].input).toEqual({ base: '123456789012345678901234567890', exponent: 2 })
   })
 
@@ -118,10 +110,10 @@ describeEachBackend('hostile input: stored footprint and retention', (backend) =
     try {
       const counts = async () => {
         const history = (
-          await t.app.inject({ url: '/api/v1/history?limit=100', headers: admin.headers })
+          await t.app.inject({ url: '/api/v1/history?limit=100', headers: t.admin.headers })
         ).json()
         const events = (
-          await t.app.inject({ url: '/api/v1/events?limit=500', headers: admin.headers })
+          await t.app.inject({ url: '/api/v1/events?limit=500', headers: t.admin.headers })
         ).json()
         return { history: history.items.length, events: events.items.length }
       }

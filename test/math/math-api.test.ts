@@ -1,32 +1,30 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Static } from 'typebox'
+import { describe, expect, it } from 'vitest'
+import type { HistoryPage } from '../../src/modules/history/schemas.js'
 import {
   buildTestApp,
   describeEachBackend,
   expectProblem,
   postgresBackend,
-  type Session,
   signUp,
-  type TestApp,
+  useApp,
 } from '../helpers.js'
 
 const F100 = '354224848179261915075'
 
 describeEachBackend('math API', (backend) => {
-  let t: TestApp
-  let alice: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend, {
+  const t = useApp(backend, {
+    users: ['alice'],
+    env: {
       MATH_MAX_FIBONACCI_N: '500000',
       MATH_MAX_FACTORIAL_N: '20000',
       MATH_MAX_RESULT_DIGITS: '200000',
-    })
-    alice = await signUp(t.app, 'alice')
+    },
   })
-  afterAll(() => t.close())
 
-  const get = (url: string, headers: Record<string, string> = alice.headers) =>
+  const get = (url: string, headers: Record<string, string> = t.users.alice.headers) =>
     t.app.inject({ url: `/api/v1${url}`, headers })
-  const post = (url: string, payload: unknown, headers: Record<string, string> = alice.headers) =>
+  const post = (url: string, payload: unknown, headers: Record<string, string> = t.users.alice.headers) =>
     t.app.inject({ method: 'POST', url: `/api/v1${url}`, headers, payload: payload as object })
 
   describe('fibonacci', () => {
@@ -81,7 +79,7 @@ describeEachBackend('math API', (backend) => {
           async (url) => (await get(url)).json(),
         ),
       )
-      const history = (await get('/history?limit=100')).json().items as { computeMs: number | null }[]
+      const history = (await get('/history?limit=100')).json().items as Static<typeof HistoryPage>['items']
       const times = [...answers.map((answer) => answer.computeMs), ...history.map((entry) => entry.computeMs)]
       for (const ms of times.filter((value): value is number => value !== null)) {
         expect(Math.round(ms * 1000) / 1000).toBe(ms)

@@ -1,15 +1,8 @@
 import fc from 'fast-check'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Operation } from '../../src/modules/math/operation.js'
 import { mathResultJson } from '../../src/modules/math/result-json.js'
-import {
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { describeEachBackend, expectProblem, useApp } from '../helpers.js'
 
 /** F(n) by fast doubling, independently of the service's engine. */
 function fibonacci(n: number): bigint {
@@ -91,16 +84,13 @@ describe('mathResultJson', () => {
 })
 
 describeEachBackend('huge results through the API', (backend) => {
-  let t: TestApp
-  let alice: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend, { MATH_MAX_FIBONACCI_N: '500000', MATH_MAX_RESULT_DIGITS: '200000' })
-    alice = await signUp(t.app, 'alice')
+  const t = useApp(backend, {
+    users: ['alice'],
+    env: { MATH_MAX_FIBONACCI_N: '500000', MATH_MAX_RESULT_DIGITS: '200000' },
   })
-  afterAll(() => t.close())
 
   const get = (url: string, method: 'GET' | 'HEAD' = 'GET') =>
-    t.app.inject({ method, url: `/api/v1${url}`, headers: alice.headers })
+    t.app.inject({ method, url: `/api/v1${url}`, headers: t.users.alice.headers })
 
   it.each([
     // 83,595 digits: over BYTES_MIN_CHARS, so it leaves the worker, is cached and is sent as bytes.
@@ -135,7 +125,7 @@ describeEachBackend('huge results through the API', (backend) => {
     const byPost = await t.app.inject({
       method: 'POST',
       url: '/api/v1/math/fibonacci',
-      headers: alice.headers,
+      headers: t.users.alice.headers,
       payload: { n: 100_000 },
     })
     expect(byPost.json().result).toBe(fibonacci(100_000).toString())
@@ -162,17 +152,14 @@ describeEachBackend('huge results through the API', (backend) => {
 })
 
 describeEachBackend('huge results on the JavaScript engine', (backend) => {
-  let t: TestApp
-  let alice: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend, {
+  const t = useApp(backend, {
+    users: ['alice'],
+    env: {
       MATH_ENGINE: 'js',
       MATH_MAX_FIBONACCI_N: '500000',
       MATH_MAX_RESULT_DIGITS: '200000',
-    })
-    alice = await signUp(t.app, 'alice')
+    },
   })
-  afterAll(() => t.close())
 
   it('a result past BYTES_MIN_CHARS, copied once into bytes by the worker, is byte-exact computed and cached', async () => {
     const digits = fibonacci(400_001).toString()
@@ -180,7 +167,7 @@ describeEachBackend('huge results on the JavaScript engine', (backend) => {
       const response = await t.app.inject({
         method: 'GET',
         url: '/api/v1/math/fibonacci/400001',
-        headers: alice.headers,
+        headers: t.users.alice.headers,
       })
       expect(response.statusCode).toBe(200)
       expect(Number(response.headers['content-length'])).toBe(Buffer.byteLength(response.body))

@@ -1,23 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, expectProblem, postgresBackend, signUp, type TestApp } from '../helpers.js'
+import { expectProblem, postgresBackend, signUp, useApp } from '../helpers.js'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js'
 
 describe.runIf(postgresBackend)('PostgreSQL lost and regained', () => {
   let relay: TcpProxy
-  let t: TestApp
   beforeAll(async () => {
     relay = await startTcpProxy(postgresBackend!.databaseUrl!, 5432)
-    t = await buildTestApp({
-      name: 'postgres+redis',
-      databaseUrl: relay.url,
-      redisUrl: postgresBackend!.redisUrl!,
-    })
   })
-  afterAll(async () => {
-    relay.restore()
-    await t.close()
-    await relay.close()
-  })
+  afterAll(() => relay.close())
+  const t = useApp(() => ({
+    name: 'postgres+redis',
+    databaseUrl: relay.url,
+    redisUrl: postgresBackend!.redisUrl!,
+  }))
+  // Registered after useApp, so this runs before the app closes, whose close must get through the proxy.
+  afterAll(() => relay.restore())
 
   it('answers 503 (not 500, not a hang) while the database is unreachable, and recovers by itself', async () => {
     const session = await signUp(t.app, 'survivor')

@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, describeEachBackend, expectProblem, type TestApp } from '../helpers.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { describeEachBackend, expectProblem, useApp } from '../helpers.js'
 
 describeEachBackend('operations surface', (backend) => {
-  let t: TestApp
+  const t = useApp(backend, { env: { CORS_ORIGINS: 'https://ui.example.com', BODY_LIMIT_BYTES: '2048' } })
   beforeAll(async () => {
-    t = await buildTestApp(backend, { CORS_ORIGINS: 'https://ui.example.com', BODY_LIMIT_BYTES: '2048' })
     // A route that fails the way a bug would, to prove the 500 path leaks nothing.
     t.app.get('/boom', async () => {
       throw new Error('SELECT secret_column FROM internals -- password=hunter2')
     })
   })
-  afterAll(() => t.close())
 
   describe('request ids', () => {
     it('echoes a sane X-Request-Id and generates one otherwise', async () => {

@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, expectProblem, signUp, type TestApp } from '../helpers.js'
+import { describe, expect, it } from 'vitest'
+import { expectProblem, signUp, useApp } from '../helpers.js'
 
 /**
  * Redis configured but unreachable (nothing listens on port 1): the service must start, serve, keep
  * limiting locally, and report itself degraded rather than unready.
  */
 describe('with Redis configured but down', () => {
-  let t: TestApp
-  beforeAll(async () => {
-    t = await buildTestApp({ name: 'sqlite' }, { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_AUTH: '3' })
-  })
-  afterAll(() => t.close())
+  const t = useApp({ name: 'sqlite' }, { env: { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_AUTH: '3' } })
 
   it('reports degraded readiness with 200, naming redis as down', async () => {
     const response = await t.app.inject({ url: '/health/ready' })

@@ -1,9 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { API_SECURITY_HEADERS } from '../../src/platform/security-headers.js'
-import { ADMIN, buildTestApp, login, signUp, type TestApp } from '../helpers.js'
+import { ADMIN, login, signUp, useApp } from '../helpers.js'
+import { useStandInWebRoot } from '../support/web-root.js'
 
 /** Helmet's headers that only matter to a page a browser renders. */
 const DOCUMENT_ONLY = [
@@ -39,20 +37,11 @@ function expectDocumentHeaders(headers: Headers) {
 }
 
 describe('security headers: the API set on API responses, helmet’s document set on pages', () => {
-  const root = mkdtempSync(join(tmpdir(), 'mathapi-web-'))
-  let t: TestApp
-  let auth: { authorization: string }
-  beforeAll(async () => {
-    mkdirSync(join(root, 'assets'))
-    writeFileSync(join(root, 'index.html'), '<!doctype html><title>ui</title>')
-    writeFileSync(join(root, 'assets', 'index-abc123.js'), 'console.log(1)')
-    t = await buildTestApp({ name: 'sqlite' }, { RATE_LIMIT_READ: '3' }, { webRoot: root })
-    auth = (await signUp(t.app, 'alice')).headers
-  })
-  afterAll(async () => {
-    await t.close()
-    rmSync(root, { recursive: true, force: true })
-  })
+  const root = useStandInWebRoot()
+  const t = useApp(
+    { name: 'sqlite' },
+    { users: ['alice'], env: { RATE_LIMIT_READ: '3' }, build: { webRoot: root } },
+  )
 
   it.each([
     ['a JSON result', '/api/v1/math/fibonacci/10', 200],
@@ -65,7 +54,7 @@ describe('security headers: the API set on API responses, helmet’s document se
     ['the OpenAPI document', '/openapi.json', 200],
     ['a query string that names a page', '/health/live?next=/docs', 200],
   ])('%s (%s) carries the API set and nothing else', async (_what, url, status) => {
-    const headers = url.startsWith('/api/v1/math') ? auth : {}
+    const headers = url.startsWith('/api/v1/math') ? t.users.alice.headers : {}
     const response = await t.app.inject({ url, headers })
     expect(response.statusCode).toBe(status)
     expectApiHeaders(response.headers)
@@ -92,12 +81,15 @@ describe('security headers: the API set on API responses, helmet’s document se
     const upload = await t.app.inject({
       method: 'POST',
       url: '/api/v1/files',
-      headers: { ...auth, 'content-type': 'multipart/form-data; boundary=b' },
+      headers: { ...t.users.alice.headers, 'content-type': 'multipart/form-data; boundary=b' },
       payload:
         '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n',
     })
     expect(upload.statusCode).toBe(201)
-    const download = await t.app.inject({ url: `/api/v1/files/${upload.json().id}/content`, headers: auth })
+    const download = await t.app.inject({
+      url: `/api/v1/files/${upload.json().id}/content`,
+      headers: t.users.alice.headers,
+    })
     expect(download.statusCode).toBe(200)
     expect(download.headers['cache-control']).toBe('private, no-cache')
     expect(download.headers['content-security-policy']).toBe("default-src 'none'; sandbox")

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseIdempotencyKey } from '../../src/platform/idempotency.js'
 import { directDb, lockHolder } from '../faults/support.js'
 import {
-  adminSession,
   buildTestApp,
   describeEachBackend,
   expectProblem,
@@ -12,6 +11,7 @@ import {
   type Session,
   signUp,
   type TestApp,
+  useApp,
 } from '../helpers.js'
 
 /*
@@ -46,18 +46,7 @@ describe('parseIdempotencyKey', () => {
 })
 
 describeEachBackend('Idempotency-Key', (backend) => {
-  let t: TestApp
-  let user: Session
-  let other: Session
-  let admin: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    user = await signUp(t.app, 'retrier')
-    other = await signUp(t.app, 'bystander')
-    admin = await adminSession(t.app)
-  })
-  afterAll(() => t?.close())
+  const t = useApp(backend, { admin: 'after users', users: ['retrier', 'bystander'] })
 
   const count = async (sql: string, params: unknown[]) => {
     const db = await directDb(t)
@@ -75,7 +64,7 @@ describeEachBackend('Idempotency-Key', (backend) => {
     return [
       {
         name: 'POST /tasks',
-        send: (key: string, variant = 0, who = user) =>
+        send: (key: string, variant = 0, who = t.users.retrier) =>
           t.app.inject({
             method: 'POST',
             url: '/api/v1/tasks',
@@ -90,7 +79,7 @@ describeEachBackend('Idempotency-Key', (backend) => {
           t.app.inject({
             method: 'POST',
             url: '/api/v1/products',
-            headers: { ...admin.headers, 'idempotency-key': key },
+            headers: { ...t.admin.headers, 'idempotency-key': key },
             payload: {
               name: marker,
               price: 10 + variant,
@@ -118,7 +107,7 @@ describeEachBackend('Idempotency-Key', (backend) => {
       },
       {
         name: 'POST /files',
-        send: (key: string, variant = 0, who = user) => {
+        send: (key: string, variant = 0, who = t.users.retrier) => {
           // A new boundary each time, as a retrying client draws: the same file is still the same request.
           const body = multipart(`${marker} ${variant}`)
           return t.app.inject({
@@ -170,13 +159,17 @@ describeEachBackend('Idempotency-Key', (backend) => {
     const first = await t.app.inject({
       method: 'POST',
       url: '/api/v1/tasks',
-      headers: { ...user.headers, 'content-type': 'application/json', 'idempotency-key': key },
+      headers: { ...t.users.retrier.headers, 'content-type': 'application/json', 'idempotency-key': key },
       payload: `{"title":"${title}","priority":"high","description":"d"}`,
     })
     const reordered = await t.app.inject({
       method: 'POST',
       url: '/api/v1/tasks',
-      headers: { ...user.headers, 'content-type': 'application/json', 'idempotency-key': `"${key}"` },
+      headers: {
+        ...t.users.retrier.headers,
+        'content-type': 'application/json',
+        'idempotency-key': `"${key}"`,
+      },
       payload: `{ "description": "d", "priority": "high", "title": "${title}" }`,
     })
     expect(first.statusCode).toBe(201)
@@ -188,11 +181,11 @@ describeEachBackend('Idempotency-Key', (backend) => {
   it('keeps keys per caller: another user with the same key creates their own', async () => {
     const creator = creators()[0]!
     const key = randomUUID()
-    const mine = await creator.send(key, 0, user)
-    const theirs = await creator.send(key, 0, other)
+    const mine = await creator.send(key, 0, t.users.retrier)
+    const theirs = await creator.send(key, 0, t.users.bystander)
     expect([mine.statusCode, theirs.statusCode]).toEqual([201, 201])
     expect(theirs.json().id).not.toBe(mine.json().id)
-    expect(theirs.json().ownerId).toBe(other.id)
+    expect(theirs.json().ownerId).toBe(t.users.bystander.id)
   })
 
   it('concurrent requests with one key: one creation, every answer the same', async () => {
@@ -216,7 +209,7 @@ describeEachBackend('Idempotency-Key', (backend) => {
     const taken = await t.app.inject({
       method: 'POST',
       url: '/api/v1/products',
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: { name: 'taken', price: 1, stock: 1, category: 'c', sku },
     })
     expect(taken.statusCode).toBe(201)
@@ -225,14 +218,14 @@ describeEachBackend('Idempotency-Key', (backend) => {
       t.app.inject({
         method: 'POST',
         url: '/api/v1/products',
-        headers: { ...admin.headers, 'idempotency-key': key },
+        headers: { ...t.admin.headers, 'idempotency-key': key },
         payload: clash,
       })
     expectProblem(await send(), 409)
     await t.app.inject({
       method: 'DELETE',
       url: `/api/v1/products/${taken.json().id}`,
-      headers: admin.headers,
+      headers: t.admin.headers,
     })
     expect((await send()).statusCode).toBe(201)
   })
@@ -244,7 +237,7 @@ describeEachBackend('Idempotency-Key', (backend) => {
       t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: { ...user.headers, 'idempotency-key': key },
+        headers: { ...t.users.retrier.headers, 'idempotency-key': key },
         payload: { title },
       })
     expect((await send()).statusCode).toBe(201)
@@ -268,7 +261,7 @@ describeEachBackend('Idempotency-Key', (backend) => {
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: { ...user.headers, 'idempotency-key': key },
+        headers: { ...t.users.retrier.headers, 'idempotency-key': key },
         payload: { title: 'never' },
       })
       expectProblem(response, 400)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Product, ProductInput } from '../../src/modules/products/schemas.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import type { Product, ProductInput, ProductsPage } from '../../src/modules/products/schemas.js'
 import { openDatabase } from '../../src/platform/database.js'
 import {
   adminSession,
@@ -8,20 +8,12 @@ import {
   describeEachBackend,
   expectProblem,
   postgresBackend,
-  type Session,
-  signUp,
   type TestApp,
+  useApp,
 } from '../helpers.js'
 
 const BASE = '/api/v1/products'
 const url = (id: string) => `${BASE}/${id}`
-
-interface Page {
-  items: Product[]
-  total: number
-  page: number
-  pageSize: number
-}
 
 /** The stored row, deleted or not, read beside the app rather than through it. */
 async function storedRow(t: TestApp, id: string) {
@@ -34,17 +26,9 @@ async function storedRow(t: TestApp, id: string) {
 }
 
 describeEachBackend('products', (backend) => {
-  let t: TestApp
-  let admin: Session
-  let alice: Session
   let sequence = 0
 
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    admin = await adminSession(t.app)
-    alice = await signUp(t.app, 'alice')
-  })
-  afterAll(() => t.close())
+  const t = useApp(backend, { admin: true, users: ['alice'] })
 
   const sample = (overrides: Partial<ProductInput> = {}): ProductInput => {
     sequence += 1
@@ -62,29 +46,29 @@ describeEachBackend('products', (backend) => {
     const response = await t.app.inject({
       method: 'POST',
       url: BASE,
-      headers: admin.headers,
+      headers: t.admin.headers,
       payload: sample(overrides),
     })
     if (response.statusCode !== 201) throw new Error(`create: ${response.statusCode} ${response.body}`)
     return response.json()
   }
 
-  async function list(query: string): Promise<Page> {
+  async function list(query: string): Promise<ProductsPage> {
     const response = await t.app.inject({ url: `${BASE}?${query}` })
     if (response.statusCode !== 200) throw new Error(`list ${query}: ${response.statusCode} ${response.body}`)
     return response.json()
   }
 
-  async function search(q: string, extra = ''): Promise<Page> {
+  async function search(q: string, extra = ''): Promise<ProductsPage> {
     const response = await t.app.inject({ url: `${BASE}/search?q=${encodeURIComponent(q)}${extra}` })
     if (response.statusCode !== 200) throw new Error(`search ${q}: ${response.statusCode} ${response.body}`)
     return response.json()
   }
 
   const write = (method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, payload?: object) =>
-    t.app.inject({ method, url: path, headers: admin.headers, ...(payload ? { payload } : {}) })
+    t.app.inject({ method, url: path, headers: t.admin.headers, ...(payload ? { payload } : {}) })
 
-  const names = (page: Page) => page.items.map((product) => product.name)
+  const names = (page: ProductsPage) => page.items.map((product) => product.name)
 
   describe('CRUD', () => {
     it('creates a product and returns it with 201', async () => {
@@ -162,7 +146,7 @@ describeEachBackend('products', (backend) => {
       const created = await create()
       for (const path of [BASE, `${BASE}/search?q=x`, url(created.id)]) {
         expect((await t.app.inject({ url: path })).statusCode, path).toBe(200)
-        expect((await t.app.inject({ url: path, headers: alice.headers })).statusCode, path).toBe(200)
+        expect((await t.app.inject({ url: path, headers: t.users.alice.headers })).statusCode, path).toBe(200)
       }
     })
 
@@ -175,7 +159,7 @@ describeEachBackend('products', (backend) => {
         { method: 'DELETE' as const, url: url(created.id) },
       ]
       for (const attempt of attempts) {
-        expectProblem(await t.app.inject({ ...attempt, headers: alice.headers }), 403)
+        expectProblem(await t.app.inject({ ...attempt, headers: t.users.alice.headers }), 403)
         const anonymous = await t.app.inject(attempt)
         expectProblem(anonymous, 401)
         expect(anonymous.headers['www-authenticate']).toBe('Bearer')

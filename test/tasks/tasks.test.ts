@@ -1,49 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  adminSession,
-  buildTestApp,
-  describeEachBackend,
-  expectProblem,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
-
-interface Task {
-  id: string
-  title: string
-  description: string | null
-  priority: 'low' | 'medium' | 'high'
-  status: 'pending' | 'in_progress' | 'completed'
-  dueDate: string | null
-  ownerId: string
-  createdAt: string
-  updatedAt: string
-}
-
-interface TasksPage {
-  items: Task[]
-  total: number
-  page: number
-  pageSize: number
-}
+import { beforeAll, describe, expect, it } from 'vitest'
+import type { Task, TasksPage } from '../../src/modules/tasks/schemas.js'
+import { describeEachBackend, expectProblem, type Session, signUp, useApp } from '../helpers.js'
 
 const PAST = '2000-01-01T00:00:00.000Z'
 const FUTURE = '2999-01-01T00:00:00.000Z'
 
 describeEachBackend('tasks', (backend) => {
-  let t: TestApp
-  let admin: Session
-  let alice: Session
-  let bob: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    admin = await adminSession(t.app)
-    alice = await signUp(t.app, 'alice')
-    bob = await signUp(t.app, 'bob')
-  })
-  afterAll(() => t.close())
+  const t = useApp(backend, { admin: true, users: ['alice', 'bob'] })
 
   const url = (id: string) => `/api/v1/tasks/${id}`
 
@@ -68,25 +32,25 @@ describeEachBackend('tasks', (backend) => {
 
   describe('create and read', () => {
     it('fills in the defaults and makes the caller the owner', async () => {
-      const task = await create(alice, { title: 'Write report' })
+      const task = await create(t.users.alice, { title: 'Write report' })
       expect(task).toMatchObject({
         title: 'Write report',
         description: null,
         priority: 'medium',
         status: 'pending',
         dueDate: null,
-        ownerId: alice.id,
+        ownerId: t.users.alice.id,
       })
       expect(task.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
       expect(new Date(task.createdAt).toISOString()).toBe(task.createdAt)
       expect(task.updatedAt).toBe(task.createdAt)
-      const read = await t.app.inject({ url: url(task.id), headers: alice.headers })
+      const read = await t.app.inject({ url: url(task.id), headers: t.users.alice.headers })
       expect(read.statusCode).toBe(200)
       expect(read.json()).toEqual(task)
     })
 
     it('stores every field and normalises the due date to UTC', async () => {
-      const task = await create(alice, {
+      const task = await create(t.users.alice, {
         title: 'Ship it',
         description: 'All of it',
         priority: 'high',
@@ -99,11 +63,11 @@ describeEachBackend('tasks', (backend) => {
         status: 'in_progress',
         dueDate: '2030-01-02T01:04:05.000Z',
       })
-      expect((await t.app.inject({ url: url(task.id), headers: alice.headers })).json()).toEqual(task)
+      expect((await t.app.inject({ url: url(task.id), headers: t.users.alice.headers })).json()).toEqual(task)
     })
 
     it('accepts the longest title and description', async () => {
-      const task = await create(alice, { title: 't'.repeat(200), description: 'd'.repeat(5000) })
+      const task = await create(t.users.alice, { title: 't'.repeat(200), description: 'd'.repeat(5000) })
       expect(task.title).toHaveLength(200)
       expect(task.description).toHaveLength(5000)
     })
@@ -118,9 +82,9 @@ describeEachBackend('tasks', (backend) => {
     })
 
     it('answers 404 for an unknown id and 400 for a malformed one', async () => {
-      expectProblem(await t.app.inject({ url: url(randomUUID()), headers: alice.headers }), 404)
-      expectProblem(await t.app.inject({ url: url('not-a-uuid'), headers: alice.headers }), 400)
-      expectProblem(await t.app.inject({ url: url("1' or '1'='1"), headers: alice.headers }), 400)
+      expectProblem(await t.app.inject({ url: url(randomUUID()), headers: t.users.alice.headers }), 404)
+      expectProblem(await t.app.inject({ url: url('not-a-uuid'), headers: t.users.alice.headers }), 400)
+      expectProblem(await t.app.inject({ url: url("1' or '1'='1"), headers: t.users.alice.headers }), 400)
     })
   })
 
@@ -146,14 +110,14 @@ describeEachBackend('tasks', (backend) => {
       const response = await t.app.inject({
         method: 'POST',
         url: '/api/v1/tasks',
-        headers: alice.headers,
+        headers: t.users.alice.headers,
         payload,
       })
       expect(expectProblem(response, 400).errors?.length).toBeGreaterThan(0)
     })
 
     it('rejects bad PUT and PATCH bodies with 400 and changes nothing', async () => {
-      const task = await create(alice, { title: 'Stable' })
+      const task = await create(t.users.alice, { title: 'Stable' })
       for (const [method, payload] of [
         ['PUT', { priority: 'high' }],
         ['PUT', { title: 'ok', status: 'archived' }],
@@ -166,10 +130,15 @@ describeEachBackend('tasks', (backend) => {
         ['PATCH', { id: randomUUID() }],
         ['PATCH', { createdAt: PAST }],
       ] as const) {
-        const response = await t.app.inject({ method, url: url(task.id), headers: alice.headers, payload })
+        const response = await t.app.inject({
+          method,
+          url: url(task.id),
+          headers: t.users.alice.headers,
+          payload,
+        })
         expectProblem(response, 400)
       }
-      expect((await t.app.inject({ url: url(task.id), headers: alice.headers })).json()).toEqual(task)
+      expect((await t.app.inject({ url: url(task.id), headers: t.users.alice.headers })).json()).toEqual(task)
     })
 
     it.each([
@@ -185,13 +154,16 @@ describeEachBackend('tasks', (backend) => {
       `search=${'x'.repeat(201)}`,
       'colour=red',
     ])('rejects the list query %s with 400', async (query) => {
-      expectProblem(await t.app.inject({ url: `/api/v1/tasks?${query}`, headers: alice.headers }), 400)
+      expectProblem(
+        await t.app.inject({ url: `/api/v1/tasks?${query}`, headers: t.users.alice.headers }),
+        400,
+      )
     })
   })
 
   describe('update', () => {
     it('PUT replaces every writable field, returning omitted ones to their defaults', async () => {
-      const task = await create(alice, {
+      const task = await create(t.users.alice, {
         title: 'Original',
         description: 'Details',
         priority: 'high',
@@ -201,7 +173,7 @@ describeEachBackend('tasks', (backend) => {
       const response = await t.app.inject({
         method: 'PUT',
         url: url(task.id),
-        headers: alice.headers,
+        headers: t.users.alice.headers,
         payload: { title: 'Replaced', status: 'completed' },
       })
       expect(response.statusCode).toBe(200)
@@ -213,15 +185,17 @@ describeEachBackend('tasks', (backend) => {
         priority: 'medium',
         status: 'completed',
         dueDate: null,
-        ownerId: alice.id,
+        ownerId: t.users.alice.id,
         createdAt: task.createdAt,
       })
       expect(replaced.updatedAt >= task.updatedAt).toBe(true)
-      expect((await t.app.inject({ url: url(task.id), headers: alice.headers })).json()).toEqual(replaced)
+      expect((await t.app.inject({ url: url(task.id), headers: t.users.alice.headers })).json()).toEqual(
+        replaced,
+      )
     })
 
     it('PATCH changes only the fields given, and null clears the due date and description', async () => {
-      const task = await create(alice, {
+      const task = await create(t.users.alice, {
         title: 'Patchable',
         description: 'Keep me?',
         priority: 'low',
@@ -230,7 +204,7 @@ describeEachBackend('tasks', (backend) => {
       const status = await t.app.inject({
         method: 'PATCH',
         url: url(task.id),
-        headers: alice.headers,
+        headers: t.users.alice.headers,
         payload: { status: 'in_progress' },
       })
       expect(status.json()).toMatchObject({
@@ -244,30 +218,37 @@ describeEachBackend('tasks', (backend) => {
       const cleared = await t.app.inject({
         method: 'PATCH',
         url: url(task.id),
-        headers: alice.headers,
+        headers: t.users.alice.headers,
         payload: { dueDate: null, description: null },
       })
       expect(cleared.json()).toMatchObject({ dueDate: null, description: null, status: 'in_progress' })
       const redated = await t.app.inject({
         method: 'PATCH',
         url: url(task.id),
-        headers: alice.headers,
+        headers: t.users.alice.headers,
         payload: { dueDate: '2031-06-01T12:00:00-03:00' },
       })
       expect(redated.json().dueDate).toBe('2031-06-01T15:00:00.000Z')
     })
 
     it('answers 404 when the task is gone, and DELETE is 204 once', async () => {
-      const task = await create(alice, { title: 'Short-lived' })
-      const deleted = await t.app.inject({ method: 'DELETE', url: url(task.id), headers: alice.headers })
+      const task = await create(t.users.alice, { title: 'Short-lived' })
+      const deleted = await t.app.inject({
+        method: 'DELETE',
+        url: url(task.id),
+        headers: t.users.alice.headers,
+      })
       expect(deleted.statusCode).toBe(204)
       expect(deleted.body).toBe('')
-      expectProblem(await t.app.inject({ url: url(task.id), headers: alice.headers }), 404)
-      expectProblem(await t.app.inject({ method: 'DELETE', url: url(task.id), headers: alice.headers }), 404)
+      expectProblem(await t.app.inject({ url: url(task.id), headers: t.users.alice.headers }), 404)
+      expectProblem(
+        await t.app.inject({ method: 'DELETE', url: url(task.id), headers: t.users.alice.headers }),
+        404,
+      )
       const patch = await t.app.inject({
         method: 'PATCH',
         url: url(task.id),
-        headers: alice.headers,
+        headers: t.users.alice.headers,
         payload: { title: 'ghost' },
       })
       expectProblem(patch, 404)
@@ -276,8 +257,11 @@ describeEachBackend('tasks', (backend) => {
 
   describe('ownership', () => {
     it('hides another user’s task behind the same 404 as a missing one, and leaves it untouched', async () => {
-      const task = await create(alice, { title: 'Alice only', priority: 'high' })
-      const missing = expectProblem(await t.app.inject({ url: url(randomUUID()), headers: bob.headers }), 404)
+      const task = await create(t.users.alice, { title: 'Alice only', priority: 'high' })
+      const missing = expectProblem(
+        await t.app.inject({ url: url(randomUUID()), headers: t.users.bob.headers }),
+        404,
+      )
       const attempts = [
         { method: 'GET' as const },
         { method: 'PUT' as const, payload: { title: 'Taken over' } },
@@ -285,32 +269,32 @@ describeEachBackend('tasks', (backend) => {
         { method: 'DELETE' as const },
       ]
       for (const attempt of attempts) {
-        const response = await t.app.inject({ ...attempt, url: url(task.id), headers: bob.headers })
+        const response = await t.app.inject({ ...attempt, url: url(task.id), headers: t.users.bob.headers })
         expect(expectProblem(response, 404).detail).toBe(missing.detail)
       }
-      expect((await t.app.inject({ url: url(task.id), headers: alice.headers })).json()).toEqual(task)
+      expect((await t.app.inject({ url: url(task.id), headers: t.users.alice.headers })).json()).toEqual(task)
     })
 
     it('lets an admin read, change and delete anyone’s task without taking it over', async () => {
-      const task = await create(alice, { title: 'Supervised' })
-      expect((await t.app.inject({ url: url(task.id), headers: admin.headers })).json()).toEqual(task)
+      const task = await create(t.users.alice, { title: 'Supervised' })
+      expect((await t.app.inject({ url: url(task.id), headers: t.admin.headers })).json()).toEqual(task)
       const replaced = await t.app.inject({
         method: 'PUT',
         url: url(task.id),
-        headers: admin.headers,
+        headers: t.admin.headers,
         payload: { title: 'Reworded by admin' },
       })
-      expect(replaced.json()).toMatchObject({ title: 'Reworded by admin', ownerId: alice.id })
+      expect(replaced.json()).toMatchObject({ title: 'Reworded by admin', ownerId: t.users.alice.id })
       const patched = await t.app.inject({
         method: 'PATCH',
         url: url(task.id),
-        headers: admin.headers,
+        headers: t.admin.headers,
         payload: { priority: 'low' },
       })
-      expect(patched.json()).toMatchObject({ priority: 'low', ownerId: alice.id })
-      const deleted = await t.app.inject({ method: 'DELETE', url: url(task.id), headers: admin.headers })
+      expect(patched.json()).toMatchObject({ priority: 'low', ownerId: t.users.alice.id })
+      const deleted = await t.app.inject({ method: 'DELETE', url: url(task.id), headers: t.admin.headers })
       expect(deleted.statusCode).toBe(204)
-      expectProblem(await t.app.inject({ url: url(task.id), headers: alice.headers }), 404)
+      expectProblem(await t.app.inject({ url: url(task.id), headers: t.users.alice.headers }), 404)
     })
 
     it('lists only your own tasks; an admin sees everyone’s and may filter by owner', async () => {
@@ -326,22 +310,28 @@ describeEachBackend('tasks', (backend) => {
       // Passing your own id is allowed; it is the same listing.
       expect((await list(carol, `ownerId=${carol.id}`)).total).toBe(2)
 
-      const all = await list(admin, 'pageSize=100')
+      const all = await list(t.admin, 'pageSize=100')
       const owners = new Set(all.items.map((task) => task.ownerId))
-      expect(owners.has(carol.id) && owners.has(dave.id) && owners.has(alice.id)).toBe(true)
-      const carols = await list(admin, `ownerId=${carol.id}`)
+      expect(owners.has(carol.id) && owners.has(dave.id) && owners.has(t.users.alice.id)).toBe(true)
+      const carols = await list(t.admin, `ownerId=${carol.id}`)
       expect(carols.total).toBe(2)
       expect(titles(carols).sort()).toEqual(['Carol 1', 'Carol 2'])
-      expect((await list(admin, `ownerId=${randomUUID()}`)).total).toBe(0)
+      expect((await list(t.admin, `ownerId=${randomUUID()}`)).total).toBe(0)
     })
 
     it('forbids a non-admin from asking for another owner’s tasks or statistics', async () => {
       expectProblem(
-        await t.app.inject({ url: `/api/v1/tasks?ownerId=${alice.id}`, headers: bob.headers }),
+        await t.app.inject({
+          url: `/api/v1/tasks?ownerId=${t.users.alice.id}`,
+          headers: t.users.bob.headers,
+        }),
         403,
       )
       expectProblem(
-        await t.app.inject({ url: `/api/v1/tasks/statistics?ownerId=${alice.id}`, headers: bob.headers }),
+        await t.app.inject({
+          url: `/api/v1/tasks/statistics?ownerId=${t.users.alice.id}`,
+          headers: t.users.bob.headers,
+        }),
         403,
       )
     })
@@ -513,14 +503,14 @@ describeEachBackend('tasks', (backend) => {
     })
 
     it('lets an admin count one owner’s tasks or everyone’s', async () => {
-      expect(await statistics(admin, `?ownerId=${counter.id}`)).toStrictEqual(await statistics(counter))
-      const everyone = await statistics(admin)
-      expect(everyone.total).toBe((await list(admin)).total)
+      expect(await statistics(t.admin, `?ownerId=${counter.id}`)).toStrictEqual(await statistics(counter))
+      const everyone = await statistics(t.admin)
+      expect(everyone.total).toBe((await list(t.admin)).total)
       expect(everyone.total).toBeGreaterThan(7)
       expect(everyone.byStatus.pending + everyone.byStatus.in_progress + everyone.byStatus.completed).toBe(
         everyone.total,
       )
-      expect((await statistics(admin, `?ownerId=${randomUUID()}`)).total).toBe(0)
+      expect((await statistics(t.admin, `?ownerId=${randomUUID()}`)).total).toBe(0)
     })
   })
 
@@ -535,8 +525,8 @@ describeEachBackend('tasks', (backend) => {
       })
       expect(removed.statusCode).toBe(204)
       for (const task of tasks)
-        expectProblem(await t.app.inject({ url: url(task.id), headers: admin.headers }), 404)
-      expect((await list(admin, `ownerId=${leaver.id}`)).total).toBe(0)
+        expectProblem(await t.app.inject({ url: url(task.id), headers: t.admin.headers }), 404)
+      expect((await list(t.admin, `ownerId=${leaver.id}`)).total).toBe(0)
     })
   })
 

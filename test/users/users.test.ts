@@ -1,35 +1,29 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   adminSession,
   bearer,
-  buildTestApp,
   describeEachBackend,
   expectProblem,
   login,
   type Session,
   signUp,
-  type TestApp,
+  useApp,
 } from '../helpers.js'
 
 describeEachBackend('users', (backend) => {
-  let t: TestApp
+  const t = useApp(backend, { admin: true, users: ['alice', 'bob'] })
+  // The last-admin test signs the bootstrap admin in again after its role round trip: a variable of its own.
   let admin: Session
-  let alice: Session
-  let bob: Session
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    admin = await adminSession(t.app)
-    alice = await signUp(t.app, 'alice')
-    bob = await signUp(t.app, 'bob')
+  beforeAll(() => {
+    admin = t.admin
   })
-  afterAll(() => t.close())
 
   const url = (id: string) => `/api/v1/users/${id}`
 
   describe('list', () => {
     it('is admin only', async () => {
-      expectProblem(await t.app.inject({ url: '/api/v1/users', headers: alice.headers }), 403)
+      expectProblem(await t.app.inject({ url: '/api/v1/users', headers: t.users.alice.headers }), 403)
       expectProblem(await t.app.inject({ url: '/api/v1/users' }), 401)
     })
 
@@ -60,16 +54,16 @@ describeEachBackend('users', (backend) => {
 
   describe('get', () => {
     it('lets a user read themself and an admin read anyone', async () => {
-      expect((await t.app.inject({ url: url(alice.id), headers: alice.headers })).json().username).toBe(
-        'alice',
-      )
-      expect((await t.app.inject({ url: url(alice.id), headers: admin.headers })).json().username).toBe(
-        'alice',
-      )
+      expect(
+        (await t.app.inject({ url: url(t.users.alice.id), headers: t.users.alice.headers })).json().username,
+      ).toBe('alice')
+      expect(
+        (await t.app.inject({ url: url(t.users.alice.id), headers: admin.headers })).json().username,
+      ).toBe('alice')
     })
 
     it('forbids reading another user', async () => {
-      expectProblem(await t.app.inject({ url: url(bob.id), headers: alice.headers }), 403)
+      expectProblem(await t.app.inject({ url: url(t.users.bob.id), headers: t.users.alice.headers }), 403)
     })
 
     it('answers 404 for an unknown id and 400 for a malformed one', async () => {
@@ -83,17 +77,19 @@ describeEachBackend('users', (backend) => {
     it('changes your own email, keeping uniqueness', async () => {
       const response = await t.app.inject({
         method: 'PATCH',
-        url: url(alice.id),
-        headers: alice.headers,
+        url: url(t.users.alice.id),
+        headers: t.users.alice.headers,
         payload: { email: 'alice.new@example.com' },
       })
       expect(response.json().email).toBe('alice.new@example.com')
       // Email changes do not end sessions.
-      expect((await t.app.inject({ url: '/api/v1/auth/me', headers: alice.headers })).statusCode).toBe(200)
+      expect(
+        (await t.app.inject({ url: '/api/v1/auth/me', headers: t.users.alice.headers })).statusCode,
+      ).toBe(200)
       const taken = await t.app.inject({
         method: 'PATCH',
-        url: url(bob.id),
-        headers: bob.headers,
+        url: url(t.users.bob.id),
+        headers: t.users.bob.headers,
         payload: { email: 'ALICE.NEW@example.com' },
       })
       expectProblem(taken, 409)
@@ -134,15 +130,15 @@ describeEachBackend('users', (backend) => {
     it('forbids a user from changing someone else or their own isActive', async () => {
       const other = await t.app.inject({
         method: 'PATCH',
-        url: url(bob.id),
-        headers: alice.headers,
+        url: url(t.users.bob.id),
+        headers: t.users.alice.headers,
         payload: { email: 'x@example.com' },
       })
       expectProblem(other, 403)
       const own = await t.app.inject({
         method: 'PATCH',
-        url: url(alice.id),
-        headers: alice.headers,
+        url: url(t.users.alice.id),
+        headers: t.users.alice.headers,
         payload: { isActive: false },
       })
       expectProblem(own, 403)
@@ -151,15 +147,15 @@ describeEachBackend('users', (backend) => {
     it('rejects unknown fields (no role change through PATCH) and empty bodies', async () => {
       const role = await t.app.inject({
         method: 'PATCH',
-        url: url(alice.id),
-        headers: alice.headers,
+        url: url(t.users.alice.id),
+        headers: t.users.alice.headers,
         payload: { role: 'admin' },
       })
       expectProblem(role, 400)
       const empty = await t.app.inject({
         method: 'PATCH',
-        url: url(alice.id),
-        headers: alice.headers,
+        url: url(t.users.alice.id),
+        headers: t.users.alice.headers,
         payload: {},
       })
       expectProblem(empty, 400)
@@ -188,14 +184,14 @@ describeEachBackend('users', (backend) => {
     it('is admin only and validates the role', async () => {
       const bySelf = await t.app.inject({
         method: 'PUT',
-        url: `${url(alice.id)}/role`,
-        headers: alice.headers,
+        url: `${url(t.users.alice.id)}/role`,
+        headers: t.users.alice.headers,
         payload: { role: 'admin' },
       })
       expectProblem(bySelf, 403)
       const bogus = await t.app.inject({
         method: 'PUT',
-        url: `${url(alice.id)}/role`,
+        url: `${url(t.users.alice.id)}/role`,
         headers: admin.headers,
         payload: { role: 'root' },
       })
@@ -263,7 +259,10 @@ describeEachBackend('users', (backend) => {
 
   describe('delete', () => {
     it('forbids deleting someone else unless admin', async () => {
-      expectProblem(await t.app.inject({ method: 'DELETE', url: url(bob.id), headers: alice.headers }), 403)
+      expectProblem(
+        await t.app.inject({ method: 'DELETE', url: url(t.users.bob.id), headers: t.users.alice.headers }),
+        403,
+      )
     })
 
     it('lets an admin delete a user, after which the id is unknown', async () => {

@@ -1,24 +1,14 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { UI_ROUTES } from '../../src/platform/web-ui.js'
-import { ADMIN, buildTestApp, expectProblem, login, type TestApp } from '../helpers.js'
+import { ADMIN, expectProblem, login, useApp } from '../helpers.js'
+import { useStandInWebRoot } from '../support/web-root.js'
 
 /* Serving the UI, against a stand-in build: these checks need neither Vite nor a browser. */
 describe('web UI serving', () => {
-  const root = mkdtempSync(join(tmpdir(), 'mathapi-web-'))
-  let t: TestApp
-  beforeAll(async () => {
-    mkdirSync(join(root, 'assets'))
-    writeFileSync(join(root, 'index.html'), '<!doctype html><title>ui</title>')
-    writeFileSync(join(root, 'assets', 'index-abc123.js'), 'console.log(1)')
-    t = await buildTestApp({ name: 'sqlite' }, {}, { webRoot: root })
-  })
-  afterAll(async () => {
-    await t.close()
-    rmSync(root, { recursive: true, force: true })
-  })
+  const root = useStandInWebRoot()
+  const t = useApp({ name: 'sqlite' }, { build: { webRoot: root } })
 
   it('serves index.html at / with no-cache', async () => {
     const response = await t.app.inject({ url: '/' })
@@ -55,11 +45,7 @@ describe('web UI serving', () => {
 })
 
 describe('web UI not built', () => {
-  let t: TestApp
-  beforeAll(async () => {
-    t = await buildTestApp({ name: 'sqlite' }, {}, { webRoot: join(tmpdir(), 'mathapi-no-such-build') })
-  })
-  afterAll(() => t.close())
+  const t = useApp({ name: 'sqlite' }, { build: { webRoot: join(tmpdir(), 'mathapi-no-such-build') } })
 
   it('answers / with problem+json 404 and still serves the API', async () => {
     expectProblem(await t.app.inject({ url: '/' }), 404)
