@@ -1,3 +1,4 @@
+import type { ExpressionBuilder } from 'kysely'
 import type { PageQuery } from './schemas.js'
 
 /** The rows a repository reads for one page. */
@@ -38,4 +39,27 @@ export async function paginate<Row, Item = Row>(
     page: query.page,
     pageSize: query.pageSize,
   }
+}
+
+/** Selects how many rows a query matches, as `total`: `query.select(countTotal)`. */
+// biome-ignore lint/suspicious/noExplicitAny: any table of any database: COUNT(*) needs no column.
+export const countTotal = (eb: ExpressionBuilder<any, any>) =>
+  eb.fn.countAll<number | string | bigint>().as('total')
+
+/**
+ * A window of rows and how many match in all, read concurrently: `rows` is the matching rows in their
+ * order (with a unique tiebreaker, so pages never overlap), `count` the same filter selecting `countTotal`.
+ */
+export async function readWindow<Row, Item>(
+  rows: { offset(offset: number): { limit(limit: number): { execute(): Promise<Row[]> } } },
+  count: { executeTakeFirstOrThrow(): Promise<{ total: number | string | bigint }> },
+  { offset, limit }: PageWindow,
+  toItem: (row: Row) => Item,
+): Promise<Counted<Item>> {
+  const [items, counted] = await Promise.all([
+    rows.offset(offset).limit(limit).execute(),
+    count.executeTakeFirstOrThrow(),
+  ])
+  // PostgreSQL's count is a bigint, which pg returns as text.
+  return { items: items.map(toItem), total: Number(counted.total) }
 }

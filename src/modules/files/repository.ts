@@ -1,7 +1,7 @@
 import type { Insertable, Kysely, Selectable } from 'kysely'
 import { type Database, type Executor, type FilesTable, toIso } from '../../platform/db-schema.js'
 import type { OwnerScope } from '../../platform/ownership.js'
-import type { Counted, PageWindow } from '../../platform/pages.js'
+import { type Counted, countTotal, type PageWindow, readWindow } from '../../platform/pages.js'
 import type { FilePublic } from './schemas.js'
 
 /** A file as the service works with it: its metadata, and where the storage keeps its bytes. */
@@ -27,20 +27,15 @@ export function createFilesRepository(db: Kysely<Database>) {
     },
 
     /** Newest first; every owner's files when `ownerId` is undefined. */
-    async list(ownerId: OwnerScope, { offset, limit }: PageWindow): Promise<Counted<StoredFile>> {
-      let rows = db.selectFrom('files')
-      if (ownerId !== undefined) rows = rows.where('ownerId', '=', ownerId)
-      const [items, count] = await Promise.all([
-        rows
-          .selectAll()
-          .orderBy('createdAt', 'desc')
-          .orderBy('id', 'desc')
-          .offset(offset)
-          .limit(limit)
-          .execute(),
-        rows.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-      ])
-      return { items: items.map(toStoredFile), total: Number(count.total) }
+    async list(ownerId: OwnerScope, window: PageWindow): Promise<Counted<StoredFile>> {
+      let files = db.selectFrom('files')
+      if (ownerId !== undefined) files = files.where('ownerId', '=', ownerId)
+      return readWindow(
+        files.selectAll().orderBy('createdAt', 'desc').orderBy('id', 'desc'),
+        files.select(countTotal),
+        window,
+        toStoredFile,
+      )
     },
 
     /** Bytes stored by one owner (PostgreSQL sums a bigint column into a numeric, which pg returns as text). */

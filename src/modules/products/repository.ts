@@ -1,7 +1,7 @@
 import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely'
 import type { Database, Executor, ProductsTable } from '../../platform/db-schema.js'
 import { toIso } from '../../platform/db-schema.js'
-import type { Counted, PageWindow } from '../../platform/pages.js'
+import { type Counted, countTotal, type PageWindow, readWindow } from '../../platform/pages.js'
 import { containsText } from '../../platform/sql.js'
 import type { Product, ProductListQuery } from './schemas.js'
 
@@ -65,22 +65,17 @@ export function createProductsRepository(db: Kysely<Database>) {
   }
 
   /** One page and the total of a query, in the given order with id as the tiebreaker, so pages never overlap. */
-  async function page(
+  function page(
     query: ReturnType<typeof live>,
     { sortBy, sortOrder }: ProductOrder,
-    { offset, limit }: PageWindow,
+    window: PageWindow,
   ): Promise<Counted<Product>> {
-    const [rows, count] = await Promise.all([
-      query
-        .selectAll()
-        .orderBy(SORT_EXPRESSIONS[sortBy], sortOrder)
-        .orderBy('id', sortOrder)
-        .offset(offset)
-        .limit(limit)
-        .execute(),
-      query.select((eb) => eb.fn.countAll<number>().as('total')).executeTakeFirstOrThrow(),
-    ])
-    return { items: rows.map(toProduct), total: Number(count.total) }
+    return readWindow(
+      query.selectAll().orderBy(SORT_EXPRESSIONS[sortBy], sortOrder).orderBy('id', sortOrder),
+      query.select(countTotal),
+      window,
+      toProduct,
+    )
   }
 
   return {

@@ -16,7 +16,7 @@ import {
   toIso,
 } from '../../platform/db-schema.js'
 import type { OwnerScope } from '../../platform/ownership.js'
-import type { Counted, PageWindow } from '../../platform/pages.js'
+import { type Counted, countTotal, type PageWindow, readWindow } from '../../platform/pages.js'
 import { containsText } from '../../platform/sql.js'
 import type { Task, TasksListQuery } from './schemas.js'
 
@@ -109,21 +109,14 @@ export function createTasksRepository(db: Kysely<Database>) {
       return row && toTask(row)
     },
 
-    async list(filter: TaskFilter, sort: TaskSort, { offset, limit }: PageWindow): Promise<Counted<Task>> {
-      let query = db.selectFrom('tasks').selectAll().where(matching(filter))
-      if (sort.by === 'priority') query = query.orderBy(priorityRank, sort.order)
+    async list(filter: TaskFilter, sort: TaskSort, window: PageWindow): Promise<Counted<Task>> {
+      const tasks = db.selectFrom('tasks').where(matching(filter))
+      let rows = tasks.selectAll()
+      if (sort.by === 'priority') rows = rows.orderBy(priorityRank, sort.order)
       else if (sort.by === 'dueDate')
-        query = query.orderBy('dueDate', (ob) => (sort.order === 'asc' ? ob.asc() : ob.desc()).nullsLast())
-      else query = query.orderBy('createdAt', sort.order)
-      const [rows, count] = await Promise.all([
-        query.orderBy('id', sort.order).offset(offset).limit(limit).execute(),
-        db
-          .selectFrom('tasks')
-          .where(matching(filter))
-          .select((eb) => eb.fn.countAll<number>().as('total'))
-          .executeTakeFirstOrThrow(),
-      ])
-      return { items: rows.map(toTask), total: Number(count.total) }
+        rows = rows.orderBy('dueDate', (ob) => (sort.order === 'asc' ? ob.asc() : ob.desc()).nullsLast())
+      else rows = rows.orderBy('createdAt', sort.order)
+      return readWindow(rows.orderBy('id', sort.order), tasks.select(countTotal), window, toTask)
     },
 
     /** Changes the task when it exists and (when `ownerId` is given) belongs to that owner, in one statement. */

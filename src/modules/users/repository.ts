@@ -1,7 +1,7 @@
 import { type Insertable, type Kysely, type Selectable, sql, type Updateable } from 'kysely'
 import type { Dialect } from '../../platform/database.js'
 import { type Database, type Executor, toBool, toIso, type UsersTable } from '../../platform/db-schema.js'
-import type { Counted, PageWindow } from '../../platform/pages.js'
+import { type Counted, countTotal, type PageWindow, readWindow } from '../../platform/pages.js'
 import type { UserPublic } from './schemas.js'
 
 /** An account as the service works with it: what the API shows, and the columns it never shows. */
@@ -42,22 +42,14 @@ export function createUsersRepository(db: Kysely<Database>, dialect: Dialect) {
       return row && toUser(row)
     },
 
-    async list({ offset, limit }: PageWindow): Promise<Counted<User>> {
-      const [rows, count] = await Promise.all([
-        db
-          .selectFrom('users')
-          .selectAll()
-          .orderBy('createdAt', 'asc')
-          .orderBy('id', 'asc')
-          .offset(offset)
-          .limit(limit)
-          .execute(),
-        db
-          .selectFrom('users')
-          .select((eb) => eb.fn.countAll<number>().as('total'))
-          .executeTakeFirstOrThrow(),
-      ])
-      return { items: rows.map(toUser), total: Number(count.total) }
+    async list(window: PageWindow): Promise<Counted<User>> {
+      const users = db.selectFrom('users')
+      return readWindow(
+        users.selectAll().orderBy('createdAt', 'asc').orderBy('id', 'asc'),
+        users.select(countTotal),
+        window,
+        toUser,
+      )
     },
 
     async update(
