@@ -305,17 +305,27 @@ describe('math under load and limits [sqlite]', () => {
   })
 
   it('refuses work with 503 when every worker is busy and the queue is full', async () => {
-    const t = await buildTestApp({ name: 'sqlite' }, { MATH_WORKERS: '1', MATH_QUEUE_MAX: '0' })
+    // The JS engine, so the busy job lasts seconds (GMP can finish it before the next request arrives).
+    const t = await buildTestApp(
+      { name: 'sqlite' },
+      { MATH_WORKERS: '1', MATH_QUEUE_MAX: '0', MATH_ENGINE: 'js' },
+    )
     try {
       const alice = await signUp(t.app, 'alice')
+      // Another user: alice's own next computation would wait behind hers (her share of the pool).
+      const bob = await signUp(t.app, 'bob')
       // Warm the single worker so the next job is dispatched at once.
       expect(
         (await t.app.inject({ url: '/api/v1/math/fibonacci/20000', headers: alice.headers })).statusCode,
       ).toBe(200)
       const busy = t.app.inject({ url: '/api/v1/math/fibonacci/10000000', headers: alice.headers })
-      await new Promise((resolve) => setTimeout(resolve, 50))
-      // Another user: alice's own next computation would wait behind hers (her share of the pool).
-      const bob = await signUp(t.app, 'bob')
+      // Forced, not hoped for: bob asks only once the service's own gauge shows alice's job in the pool.
+      const running = /^math_user_slot_computations\{state="running"\} (\d+)$/m
+      for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+        const metrics = (await t.app.inject({ url: '/metrics' })).body
+        if (Number(running.exec(metrics)?.[1]) === 1) break
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
       const refused = await t.app.inject({ url: '/api/v1/math/factorial/100000', headers: bob.headers })
       expect(expectProblem(refused, 503).detail).toMatch(/saturated/)
       expect(refused.headers['retry-after']).toBeDefined()
