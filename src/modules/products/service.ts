@@ -47,6 +47,18 @@ async function skuConflictAware<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Every writable column from a full input (create and replace): an omitted description is cleared. */
+function writableFields(input: ProductInput) {
+  return {
+    name: input.name,
+    description: input.description ?? null,
+    priceCents: toCents(input.price, '/body/price'),
+    stock: input.stock,
+    category: input.category,
+    sku: input.sku,
+  }
+}
+
 export interface ProductsServiceDeps {
   writes: Writes
   products: ProductsRepository
@@ -138,28 +150,15 @@ export function createProductsService({ writes, products, cache, versions }: Pro
     },
 
     async create(actor: Actor, input: ProductInput): Promise<Product> {
-      const priceCents = toCents(input.price, '/body/price')
+      // Before the transaction: an invalid price is a 400 whatever the database's state.
+      const columns = writableFields(input)
       const now = new Date().toISOString()
       return skuConflictAware(() =>
         write(
           actor,
           'product.created',
           undefined,
-          (trx) =>
-            products.insert(
-              {
-                id: uuidv7(),
-                name: input.name,
-                description: input.description ?? null,
-                priceCents,
-                stock: input.stock,
-                category: input.category,
-                sku: input.sku,
-                createdAt: now,
-                updatedAt: now,
-              },
-              trx,
-            ),
+          (trx) => products.insert({ id: uuidv7(), ...columns, createdAt: now, updatedAt: now }, trx),
           { receipt: (written) => written?.product },
         ),
       )
@@ -167,23 +166,11 @@ export function createProductsService({ writes, products, cache, versions }: Pro
 
     /** PUT: every writable field takes the given value; an omitted description is cleared. */
     async replace(actor: Actor, id: string, input: ProductInput): Promise<Product> {
-      const priceCents = toCents(input.price, '/body/price')
+      const columns = writableFields(input)
       const fields = ['name', 'description', 'price', 'stock', 'category', 'sku']
       return skuConflictAware(() =>
         write(actor, 'product.updated', fields, (trx) =>
-          products.update(
-            id,
-            {
-              name: input.name,
-              description: input.description ?? null,
-              priceCents,
-              stock: input.stock,
-              category: input.category,
-              sku: input.sku,
-              updatedAt: new Date().toISOString(),
-            },
-            trx,
-          ),
+          products.update(id, { ...columns, updatedAt: new Date().toISOString() }, trx),
         ),
       )
     },
