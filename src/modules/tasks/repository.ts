@@ -7,27 +7,17 @@ import type {
   SqlBool,
   Updateable,
 } from 'kysely'
-import type { Executor } from '../../platform/db-schema.js'
-import {
-  type Database,
-  type TaskPriority,
-  type TaskStatus,
-  type TasksTable,
-  toIso,
-} from '../../platform/db-schema.js'
+import { type Database, type Executor, type TasksTable, toIso } from '../../platform/db-schema.js'
 import type { OwnerScope } from '../../platform/ownership.js'
 import { type Counted, countTotal, type PageWindow, readWindow } from '../../platform/pages.js'
 import { containsText } from '../../platform/sql.js'
 import type { Task, TasksListQuery } from './schemas.js'
 
-export interface TaskFilter {
-  /** Only this owner's tasks; every owner's when absent. */
-  ownerId?: string
-  priority?: TaskPriority
-  status?: TaskStatus
-  /** Plain text to find in the title or description; LIKE wildcards in it match only themselves. */
-  search?: string
-}
+/**
+ * The listing's filters, with the owner already resolved by the service (every owner's when absent). The
+ * search is plain text to find in the title or description; LIKE wildcards in it match only themselves.
+ */
+export type TaskFilter = Pick<TasksListQuery, 'priority' | 'status' | 'search' | 'ownerId'>
 
 export interface TaskSort {
   by: TasksListQuery['sortBy']
