@@ -11,6 +11,7 @@ import type { Role } from './db-schema.js'
 import { DomainError, forbidden, unauthorized } from './errors.js'
 import type { Metrics } from './metrics.js'
 import { bindCaller } from './request-context.js'
+import { AUTHENTICATED } from './schemas.js'
 import type { UserState, UserStateCache } from './user-state-cache.js'
 
 export interface AuthUser {
@@ -216,8 +217,12 @@ export function currentUser(request: FastifyRequest): VerifiedUser {
 
 /**
  * Every route of the plugin it is called in requires a bearer token: one hook for the plugin instead of
- * one per route. Call it first, before the plugin's routes and before other onRequest hooks.
+ * one per route, and the OpenAPI document says so for each of them (the hook and the document cannot
+ * disagree). Call it first, before the plugin's routes and before other onRequest hooks.
  */
 export function requireAuthentication(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, security: AUTHENTICATED }
+  })
   app.addHook('onRequest', app.authenticate)
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireAuthentication } from '../../platform/auth.js'
 import type { OutboxStore } from '../../platform/events/outbox.js'
-import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
+import { problemResponses, ref } from '../../platform/schemas.js'
 import { EventsPage, EventsQuery } from './schemas.js'
 
 export interface EventsRoutesOptions {
@@ -19,7 +19,6 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRoutesOptions> = asyn
           'The transactional outbox: every change the service made, oldest first, keyset-paginated by event id (pass nextAfter as after). Admins only.',
         summary: 'Read the event log (admin), oldest first, keyset-paginated by event id',
         tags: ['events'],
-        security: AUTHENTICATED,
         querystring: EventsQuery,
         response: { 200: ref(EventsPage), ...problemResponses(400, 401, 403, 429) },
       },

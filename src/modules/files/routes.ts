@@ -5,7 +5,7 @@ import type { FastifyRequest, FastifySchemaCompiler } from 'fastify'
 import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { badRequest, DomainError } from '../../platform/errors.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { AUTHENTICATED, IdParams, problemResponses, ref } from '../../platform/schemas.js'
+import { IdParams, problemResponses, ref } from '../../platform/schemas.js'
 import { validatorCompiler } from '../../platform/validation.js'
 import { FilePublic, FilesListQuery, FilesPage, FileUpload, fileContent } from './schemas.js'
 import { type FilesService, STORED_MEDIA_TYPES, TEXT_PLAIN, type UploadSource } from './service.js'
@@ -129,7 +129,6 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
   requireAuthentication(app)
   const { files, idempotency, maxUploadBytes } = options
   const tags = ['files']
-  const security = AUTHENTICATED
 
   // Registered here, so no other route accepts multipart bodies. One file part per request (the parser
   // lets a second through so that it can be refused, not dropped); the few text fields a form may carry
@@ -149,7 +148,6 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
           'UTF-8 text, PDF, PNG, JPEG, GIF, DOC or DOCX; anything else is 415. Larger than MAX_UPLOAD_BYTES, ' +
           'or past your MAX_USER_STORAGE_BYTES quota, is 413.',
         tags,
-        security,
         consumes: ['multipart/form-data'],
         headers: IdempotencyKeyHeaders,
         body: ref(FileUpload),
@@ -198,7 +196,6 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         description: 'Your uploaded files’ metadata, newest first, page by page. Admins see everyone’s.',
         summary: 'List your files, newest first (an admin sees everyone’s)',
         tags,
-        security,
         querystring: FilesListQuery,
         response: { 200: ref(FilesPage), ...problemResponses(400, 401, 429) },
       },
@@ -214,7 +211,6 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         description: 'One file’s metadata, for its owner or an admin; anyone else gets 404.',
         summary: 'Get a file’s metadata (owner or admin)',
         tags,
-        security,
         params: IdParams,
         response: { 200: ref(FilePublic), ...problemResponses(400, 401, 404, 429) },
       },
@@ -231,7 +227,6 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         description:
           'Content-Type is the detected type. ETag is the quoted SHA-256; If-None-Match with it answers 304.',
         tags,
-        security,
         params: IdParams,
         response: {
           200: fileContent(STORED_MEDIA_TYPES),
@@ -271,7 +266,6 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         description: 'Deletes a file’s metadata and its stored bytes, for its owner or an admin.',
         summary: 'Delete a file, its metadata and its bytes (owner or admin)',
         tags,
-        security,
         params: IdParams,
         response: {
           204: { type: 'null', description: 'Deleted' },

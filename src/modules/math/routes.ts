@@ -3,7 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { currentUser, requireAuthentication } from '../../platform/auth.js'
-import { AUTHENTICATED, problemResponses, ref } from '../../platform/schemas.js'
+import { problemResponses, ref } from '../../platform/schemas.js'
 import { jsonNumberText, keepJsonNumberText } from '../../platform/validation.js'
 import { type Operand, parseOperandNumber, parseOperandText } from './operands.js'
 import { mathSerializerCompiler } from './result-json.js'
@@ -68,7 +68,6 @@ export const mathRoutes: FastifyPluginAsyncTypebox<{ math: MathService }> = asyn
   app.setSerializerCompiler(mathSerializerCompiler)
   const common = {
     tags: ['math'],
-    security: AUTHENTICATED,
     response: { 200: ref(MathResult), ...problemResponses(400, 401, 413, 422, 429, 503) },
   }
   const bodyLimit = MATH_BODY_LIMIT_BYTES

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { AUTHENTICATED, IdParams, PUBLIC, problemResponses, ref } from '../../platform/schemas.js'
+import { IdParams, PUBLIC, problemResponses, ref } from '../../platform/schemas.js'
 import {
   Product,
   ProductInput,
@@ -22,7 +22,6 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
   { products, idempotency },
 ) => {
   const tags = ['products']
-  const security = AUTHENTICATED
 
   app.get(
     '/products',
@@ -88,7 +87,6 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
             'Adds a product. Admins only. The SKU is unique among live products regardless of case (409). Accepts an Idempotency-Key header.',
           summary: 'Create a product (admin)',
           tags,
-          security,
           headers: IdempotencyKeyHeaders,
           body: ref(ProductInput),
           response: { 201: ref(Product), ...problemResponses(400, 401, 403, 409, 422, 429, 503) },
@@ -108,7 +106,6 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
           description: 'Replaces every writable field; an omitted description becomes null. Admins only.',
           summary: 'Replace every writable field of a product (admin)',
           tags,
-          security,
           params: IdParams,
           body: ref(ProductInput),
           response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
@@ -125,7 +122,6 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
           description: 'Changes the given fields and keeps the others. Admins only.',
           summary: 'Change some fields of a product (admin)',
           tags,
-          security,
           params: IdParams,
           body: ref(ProductPatch),
           response: { 200: ref(Product), ...problemResponses(400, 401, 403, 404, 409, 429) },
@@ -142,7 +138,6 @@ export const productsRoutes: FastifyPluginAsyncTypebox<ProductsRoutesOptions> = 
           description: 'Removes a product from every read; its row is kept. Admins only.',
           summary: 'Delete a product (admin); it leaves every read, its row is kept',
           tags,
-          security,
           params: IdParams,
           response: {
             204: { type: 'null', description: 'Deleted' },

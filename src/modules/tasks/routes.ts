@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser, requireAuthentication } from '../../platform/auth.js'
 import { type Idempotency, IdempotencyKeyHeaders } from '../../platform/idempotency.js'
-import { AUTHENTICATED, IdParams, problemResponses, ref } from '../../platform/schemas.js'
+import { IdParams, problemResponses, ref } from '../../platform/schemas.js'
 import {
   Task,
   TaskCreate,
@@ -24,7 +24,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
 ) => {
   requireAuthentication(app)
   const tags = ['tasks']
-  const security = AUTHENTICATED
 
   app.get(
     '/tasks',
@@ -35,7 +34,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
           'Your tasks, filtered by status, priority and text, sorted by createdAt, dueDate or priority, page by page. Admins see everyone’s, or one owner’s with ownerId.',
         summary: 'List your tasks, filtered, searched and sorted (admin: everyone’s, or one owner’s)',
         tags,
-        security,
         querystring: TasksListQuery,
         response: { 200: ref(TasksPage), ...problemResponses(400, 401, 403, 429) },
       },
@@ -52,7 +50,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
           'Creates a task owned by the caller; priority defaults to medium and status to pending. Accepts an Idempotency-Key header.',
         summary: 'Create a task owned by you',
         tags,
-        security,
         headers: IdempotencyKeyHeaders,
         body: ref(TaskCreate),
         response: { 201: ref(Task), ...problemResponses(400, 401, 409, 422, 429, 503) },
@@ -75,7 +72,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         summary:
           'Count your tasks by status and priority, and how many are overdue (admin: all, or one owner’s)',
         tags,
-        security,
         querystring: TaskStatisticsQuery,
         response: { 200: ref(TaskStatistics), ...problemResponses(400, 401, 403, 429) },
       },
@@ -91,7 +87,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         description: 'One task by id, for its owner or an admin; anyone else gets 404.',
         summary: 'Get a task (owner or admin)',
         tags,
-        security,
         params: IdParams,
         response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
       },
@@ -108,7 +103,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
           'Replaces the task’s writable fields: omitted optional ones return to their defaults (description and dueDate null, priority medium, status pending).',
         summary: 'Replace a task’s writable fields; omitted optional ones return to their defaults',
         tags,
-        security,
         params: IdParams,
         body: ref(TaskCreate),
         response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
@@ -125,7 +119,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         description: 'Changes the given fields and keeps the others; null clears description or dueDate.',
         summary: 'Change some of a task’s fields (owner or admin)',
         tags,
-        security,
         params: IdParams,
         body: ref(TaskUpdate),
         response: { 200: ref(Task), ...problemResponses(400, 401, 404, 429) },
@@ -142,7 +135,6 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         description: 'Deletes a task, for its owner or an admin.',
         summary: 'Delete a task (owner or admin)',
         tags,
-        security,
         params: IdParams,
         response: {
           204: { type: 'null', description: 'Deleted' },

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { currentUser, requireAuthentication } from '../../platform/auth.js'
-import { AUTHENTICATED, IdParams, problemResponses, ref } from '../../platform/schemas.js'
+import { IdParams, problemResponses, ref } from '../../platform/schemas.js'
 import { RoleUpdate, UserPublic, UsersListQuery, UsersPage, UserUpdate } from './schemas.js'
 import type { UsersService } from './service.js'
 
@@ -11,7 +11,6 @@ export interface UsersRoutesOptions {
 export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async (app, { users }) => {
   requireAuthentication(app)
   const tags = ['users']
-  const security = AUTHENTICATED
   const adminOnly = app.requireRole('admin')
 
   app.get(
@@ -22,7 +21,6 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         description: 'Every account, oldest first, page by page. Admins only.',
         summary: 'List users (admin)',
         tags,
-        security,
         querystring: UsersListQuery,
         response: { 200: ref(UsersPage), ...problemResponses(400, 401, 403, 429) },
       },
@@ -39,7 +37,6 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
         description: 'One account by id. Users may read only their own; admins any.',
         summary: 'Get a user (admin, or yourself)',
         tags,
-        security,
         params: IdParams,
         response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 429) },
       },
@@ -56,7 +53,6 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
           'Changes email, password or (admins only) isActive. Changing your own password needs currentPassword, and revokes your other logins; deactivating an account revokes its tokens at once.',
         summary: 'Change email, password (yours needs currentPassword) or, as admin, isActive',
         tags,
-        security,
         params: IdParams,
         body: ref(UserUpdate),
         response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 409, 429) },
@@ -74,7 +70,6 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
           'Makes a user an admin or a user. Admins only; the last active admin cannot be demoted (409).',
         summary: 'Change a user’s role (admin; the last active admin cannot be demoted)',
         tags,
-        security,
         params: IdParams,
         body: ref(RoleUpdate),
         response: { 200: ref(UserPublic), ...problemResponses(400, 401, 403, 404, 409, 429) },
@@ -93,7 +88,6 @@ export const usersRoutes: FastifyPluginAsyncTypebox<UsersRoutesOptions> = async 
           'Deletes an account with its tasks, files and refresh tokens; its access tokens stop working at once. Users may delete themselves; admins anyone but the last active admin (409).',
         summary: 'Delete a user (admin, or yourself); their tokens stop working at once',
         tags,
-        security,
         params: IdParams,
         response: {
           204: { type: 'null', description: 'Deleted' },
