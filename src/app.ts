@@ -273,7 +273,11 @@ export async function createServices(config: Config, log: FastifyBaseLogger, opt
     tasks: createTasksService({ writes, tasks: createTasksRepository(database.db) }),
     /** Begins the background work: the outbox relay, retention, sweeping and pruning. */
     start: () => lifecycle.start(),
-    close: () => lifecycle.close(),
+    /** Every part closes even if one fails; the first failure still fails the shutdown (a non-zero exit). */
+    async close(): Promise<void> {
+      const failures = await lifecycle.close()
+      if (failures.length > 0) throw failures[0]
+    },
   }
 }
 

@@ -14,7 +14,7 @@ export interface Component {
  */
 export class Lifecycle {
   private readonly components: Component[] = []
-  private closing: Promise<void> | undefined
+  private closing: Promise<unknown[]> | undefined
 
   constructor(private readonly log: { warn(obj: object, msg: string): void }) {}
 
@@ -28,16 +28,23 @@ export class Lifecycle {
     for (const component of this.components) component.start?.()
   }
 
-  /** Closes every part in reverse order; a part that fails to close is logged and the rest still close. */
-  close(): Promise<void> {
+  /**
+   * Closes every part in reverse order; a part that fails to close is logged and the rest still close.
+   * Resolves to what the failed parts threw (empty when all closed), so the caller can still fail a
+   * shutdown that was not clean.
+   */
+  close(): Promise<unknown[]> {
     this.closing ??= (async () => {
+      const failures: unknown[] = []
       for (const component of [...this.components].reverse()) {
         try {
           await component.close()
         } catch (error) {
+          failures.push(error)
           this.log.warn({ err: error, component: component.name }, 'closing a component failed')
         }
       }
+      return failures
     })()
     return this.closing
   }
