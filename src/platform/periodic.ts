@@ -5,7 +5,7 @@ export interface PeriodicTaskOptions {
   name: string
   /** One run; a failure is logged and the next run tries again. */
   run: () => Promise<unknown>
-  /** First run this long after start() (so a start-up is not slowed down), then every intervalMs. */
+  /** First run this long after start() (so a start-up is not slowed down), then every intervalMs after it. */
   firstRunMs: number
   intervalMs: number
   log: { warn(obj: object, msg: string): void }
@@ -33,8 +33,13 @@ export class PeriodicTask implements Component {
           this.running = undefined
         })
     }
-    this.timers.push(setTimeout(tick, this.options.firstRunMs).unref())
-    this.timers.push(setInterval(tick, this.options.intervalMs).unref())
+    // The interval starts with the first run, so a first run due when the interval would fire anyway (an
+    // hourly task first run after an hour) is not followed at once by a second.
+    const first = setTimeout(() => {
+      tick()
+      this.timers.push(setInterval(tick, this.options.intervalMs).unref())
+    }, this.options.firstRunMs).unref()
+    this.timers.push(first)
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Lifecycle } from '../../src/platform/lifecycle.js'
 import { PeriodicTask } from '../../src/platform/periodic.js'
 
@@ -108,5 +108,33 @@ describe('PeriodicTask', () => {
     // Closed: the timers are gone, nothing runs any more.
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(runs).toBe(2)
+  })
+
+  it('runs once when the first run falls due with the interval, then once per interval after it', async () => {
+    vi.useFakeTimers()
+    try {
+      let runs = 0
+      const task = new PeriodicTask({
+        name: 'token pruning',
+        firstRunMs: 60_000,
+        intervalMs: 60_000,
+        log: quietLog(),
+        run: async () => {
+          runs++
+        },
+      })
+      task.start()
+      await vi.advanceTimersByTimeAsync(59_999)
+      expect(runs).toBe(0)
+      await vi.advanceTimersByTimeAsync(1)
+      expect(runs).toBe(1)
+      await vi.advanceTimersByTimeAsync(60_000)
+      expect(runs).toBe(2)
+      await task.close()
+      await vi.advanceTimersByTimeAsync(120_000)
+      expect(runs).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
