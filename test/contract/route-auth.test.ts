@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { buildTestApp, describeEachBackend, type Session, signUp, type TestApp } from '../helpers.js'
+import { beforeAll, expect, it } from 'vitest'
+import { describeEachBackend, useApp } from '../helpers.js'
 
 /*
  * Which routes authenticate is decided once per route plugin (one hook), and what the document says is
@@ -18,13 +18,10 @@ const malformedPath = (path: string) => path.replaceAll(/\{[^}]+\}/g, 'not-an-id
 const adminOnly = (operation: Operation) => /\(admin[);]/.test(operation.summary ?? '')
 
 describeEachBackend('every operation authenticates as its document says', (backend) => {
-  let t: TestApp
-  let user: Session
+  const t = useApp(backend, { users: ['plain'] })
   const operations: { method: Method; path: string; operation: Operation }[] = []
 
   beforeAll(async () => {
-    t = await buildTestApp(backend)
-    user = await signUp(t.app, 'plain')
     const document = (await t.app.inject({ url: '/openapi.json' })).json() as {
       paths: Record<string, Record<string, Operation>>
     }
@@ -35,7 +32,6 @@ describeEachBackend('every operation authenticates as its document says', (backe
       }
     }
   })
-  afterAll(() => t?.close())
 
   const send = (method: Method, path: string, headers: Record<string, string> = {}) =>
     t.app.inject({
@@ -76,7 +72,7 @@ describeEachBackend('every operation authenticates as its document says', (backe
     )
     const seen: string[] = []
     for (const { method, path } of admins) {
-      const status = (await send(method, path, user.headers)).statusCode
+      const status = (await send(method, path, t.users.plain.headers)).statusCode
       if (status !== 403) seen.push(`${method} ${path}: ${status}`)
     }
     expect(seen).toEqual([])

@@ -1,17 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { directDb } from '../faults/support.js'
-import {
-  adminSession,
-  bearer,
-  buildTestApp,
-  describeEachBackend,
-  login,
-  type Session,
-  signUp,
-  type TestApp,
-} from '../helpers.js'
+import { expect, it } from 'vitest'
+import { bearer, describeEachBackend, login, signUp, useApp } from '../helpers.js'
+import { directDb } from './support.js'
 
 /*
  * An admin reaches other users' tasks, files and accounts, and every product. An admin demoted or
@@ -26,14 +17,7 @@ const UPLOAD =
   '--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n'
 
 describeEachBackend('an admin changed meanwhile loses their reach over other users’ rows', (backend) => {
-  let t: TestApp
-  let root: Session
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-    root = await adminSession(t.app)
-  })
-  afterAll(() => t?.close())
+  const t = useApp(backend, { admin: true })
 
   async function eventCount(): Promise<number> {
     const db = await directDb(t)
@@ -66,7 +50,7 @@ describeEachBackend('an admin changed meanwhile loses their reach over other use
       const product = await t.app.inject({
         method: 'POST',
         url: '/api/v1/products',
-        headers: root.headers,
+        headers: t.admin.headers,
         payload: { name: 'p', price: 1, stock: 1, category: 'c', sku: `S-${randomUUID().slice(0, 8)}` },
       })
       expect([task.statusCode, file.statusCode, product.statusCode]).toEqual([201, 201, 201])
@@ -78,7 +62,7 @@ describeEachBackend('an admin changed meanwhile loses their reach over other use
       const promoted = await t.app.inject({
         method: 'PUT',
         url: `/api/v1/users/${other.id}/role`,
-        headers: root.headers,
+        headers: t.admin.headers,
         payload: { role: 'admin' },
       })
       expect(promoted.statusCode).toBe(200)

@@ -1,17 +1,16 @@
 import type { FastifyInstance } from 'fastify'
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { afterAll, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import {
   ADMIN,
   adminSession,
   bearer,
-  buildTestApp,
   describeEachBackend,
   expectProblem,
   login,
   type Session,
   signUp,
-  type TestApp,
+  useApp,
 } from '../helpers.js'
 
 /*
@@ -34,15 +33,11 @@ async function eventsOf(app: FastifyInstance, admin: Session, type: string): Pro
 }
 
 describeEachBackend('events the service records for itself', (backend) => {
-  let t: TestApp
+  const t = useApp(backend)
   const restarted: FastifyInstance[] = []
-
-  beforeAll(async () => {
-    t = await buildTestApp(backend)
-  })
+  // Registered after useApp's, so it runs first: the other instances close before the app they share a database with.
   afterAll(async () => {
     for (const app of restarted) await app.close()
-    await t?.close()
   })
 
   /** Another instance on the same database and configuration: its start-up runs ensureAdmin again. */
