@@ -80,7 +80,7 @@ export class AccessTokens {
     secret: string,
     private readonly ttlSeconds: number,
     private readonly userStates: UserStateCache,
-    private readonly metrics: Metrics,
+    private readonly metrics: Pick<Metrics, 'authFailures'>,
     options: AccessTokensOptions = {},
   ) {
     this.sign = createSigner({ key: secret, algorithm: ALGORITHM, expiresIn: ttlSeconds * 1000 })
@@ -169,7 +169,11 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1]
 }
 
-export function registerAuthHooks(app: FastifyInstance, tokens: AccessTokens, metrics: Metrics): void {
+export function registerAuthHooks(
+  app: FastifyInstance,
+  tokens: AccessTokens,
+  metrics: Pick<Metrics, 'authFailures'>,
+): void {
   app.decorateRequest('user', undefined)
   // Callback style: a cached token and user state authenticate without a promise or an extra tick.
   const authenticate: onRequestHookHandler = (request, _reply, done) => {

@@ -233,7 +233,7 @@ function setHeaders(
  */
 export function createLimitHook(
   store: RateLimitStore,
-  metrics: Metrics,
+  metrics: Pick<Metrics, 'rateLimited'>,
   rule: LimitRule,
 ): preHandlerHookHandler {
   const windowMs = rule.windowMs ?? 60_000
@@ -290,7 +290,7 @@ export interface RateLimits {
 
 export function createRateLimits(
   store: RateLimitStore,
-  metrics: Metrics,
+  metrics: Pick<Metrics, 'rateLimited'>,
   limits: { auth: number; read: number; write: number },
 ): RateLimits {
   const perAddress = createLimitHook(store, metrics, {

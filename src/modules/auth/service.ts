@@ -21,7 +21,7 @@ export interface AuthServiceDeps {
   refreshTokens: RefreshTokensRepository
   accessTokens: AccessTokens
   refreshTokenTtlSeconds: number
-  metrics: Metrics
+  metrics: Pick<Metrics, 'authFailures'>
 }
 
 export function createAuthService({
