@@ -82,23 +82,33 @@ const HOURLY_MS = 60 * 60_000
  */
 export async function createServices(config: Config, log: FastifyBaseLogger, options: ServiceOptions = {}) {
   const lifecycle = new Lifecycle(log)
+  try {
+    return await assembleServices(config, log, options, lifecycle)
+  } catch (error) {
+    // A start that fails half-way closes what it had opened (the database, Redis, worker threads).
+    await lifecycle.close()
+    throw error
+  }
+}
+
+async function assembleServices(
+  config: Config,
+  log: FastifyBaseLogger,
+  options: ServiceOptions,
+  lifecycle: Lifecycle,
+) {
   const metrics = createMetrics()
   const database = await openDatabase(config.databaseUrl, { poolMax: config.databasePoolMax })
   lifecycle.add({ name: 'database', close: () => database.close() })
+  await migrateToLatest(database)
   let redis: RedisHandle | undefined
-  try {
-    await migrateToLatest(database)
-    if (config.redisUrl) {
-      const connected = await connectRedis(config.redisUrl, config.redisKeyPrefix, log, () =>
-        metrics.redisStateChanged(redis?.isReady() ?? false),
-      )
-      redis = connected
-      lifecycle.add({ name: 'redis', close: () => connected.close() })
-      metrics.observeRedis(connected)
-    }
-  } catch (error) {
-    await lifecycle.close()
-    throw error
+  if (config.redisUrl) {
+    const connected = await connectRedis(config.redisUrl, config.redisKeyPrefix, log, () =>
+      metrics.redisStateChanged(redis?.isReady() ?? false),
+    )
+    redis = connected
+    lifecycle.add({ name: 'redis', close: () => connected.close() })
+    metrics.observeRedis(connected)
   }
 
   const writes = createWrites(database.db, database.dialect)
