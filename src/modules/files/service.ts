@@ -8,7 +8,6 @@ import type { Transaction } from 'kysely'
 import type { AuthUser } from '../../platform/auth.js'
 import type { Database } from '../../platform/db-schema.js'
 import { DomainError, notFound } from '../../platform/errors.js'
-import { appendEvent } from '../../platform/events/outbox.js'
 import { uuidv7 } from '../../platform/ids.js'
 import { ownerScope } from '../../platform/ownership.js'
 import { type Page, paginate } from '../../platform/pages.js'
@@ -229,7 +228,7 @@ export function createFilesService(deps: FilesServiceDeps) {
       try {
         // The caller's row is locked for update: their concurrent uploads and their deletion wait here, and
         // an account deleted meanwhile is a 401.
-        const stored = await writes.transact(
+        const stored = await writes.withEvent(
           actor,
           async (trx) => {
             // Again, now that the size is known, and under the owner's lock: concurrent uploads may have
@@ -237,7 +236,7 @@ export function createFilesService(deps: FilesServiceDeps) {
             if ((await files.usedBytes(actor.id, trx)) + inspector.size > maxUserStorageBytes) {
               throw quotaExceeded()
             }
-            const file = await files.insert(
+            return files.insert(
               {
                 // Time-ordered, so "newest first" is stable among files created in the same millisecond.
                 id: uuidv7(),
@@ -251,18 +250,11 @@ export function createFilesService(deps: FilesServiceDeps) {
               },
               trx,
             )
-            await appendEvent(trx, {
-              type: 'file.uploaded',
-              actor,
-              data: {
-                fileId: file.id,
-                ownerId: file.ownerId,
-                size: file.size,
-                contentType: file.contentType,
-              },
-            })
-            return file
           },
+          (file) => ({
+            type: 'file.uploaded',
+            data: { fileId: file.id, ownerId: file.ownerId, size: file.size, contentType: file.contentType },
+          }),
           { callerLock: 'update', receipt: toPublic },
         )
         return toPublic(stored)

@@ -207,7 +207,7 @@ export function createUsersService({
       }
       let updated: User | undefined
       try {
-        updated = await writes.transact(
+        updated = await writes.withEvent(
           actor,
           async (trx) => {
             if (changes.isActive === false) await users.serializeAdminReductions(trx)
@@ -218,17 +218,17 @@ export function createUsersService({
             if (changes.isActive === false) await assertAnotherAdminRemains(trx, target)
             // The user's row is locked first, then their tokens: the order refresh and login follow too.
             if (revokesSessions) await refreshTokens.revokeAllForUser(id, trx)
-            const row = revokesSessions
-              ? await users.bumpTokenVersion(id, patch, trx)
-              : await users.update(id, patch, trx)
-            if (row) {
-              const fields = (['email', 'password', 'isActive'] as const).filter(
-                (field) => changes[field] !== undefined,
-              )
-              await appendEvent(trx, { type: 'user.updated', actor, data: { userId: id, fields } })
-            }
-            return row
+            return revokesSessions ? users.bumpTokenVersion(id, patch, trx) : users.update(id, patch, trx)
           },
+          () => ({
+            type: 'user.updated',
+            data: {
+              userId: id,
+              fields: (['email', 'password', 'isActive'] as const).filter(
+                (field) => changes[field] !== undefined,
+              ),
+            },
+          }),
           { callerLock: false },
         )
       } catch (error) {
