@@ -19,7 +19,7 @@ export interface Page<T> extends Counted<T> {
   pageSize: number
 }
 
-export function windowOf({ page, pageSize }: PageQuery): PageWindow {
+function windowOf({ page, pageSize }: PageQuery): PageWindow {
   return { offset: (page - 1) * pageSize, limit: pageSize }
 }
 
